@@ -1,0 +1,75 @@
+"""Storage: the only package that speaks SQL.
+
+``open_database`` gives a migrated sqlite-utils ``Database`` in WAL mode with a busy timeout, so
+an ad-hoc ``sqlite3`` session and the daemon can share the file.  A ``Database`` belongs to the
+thread that opened it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+from ..errors import StoreError
+from .schema import APPLICATION_ID, MIGRATIONS
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def open_database(path: Path | str) -> sqlite_utils.Database:
+    """Open (creating if needed) and migrate the database at ``path``.
+
+    Raises ``StoreError`` when the file belongs to another application, was written by a newer
+    ereputation, or cannot be opened or written.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db = sqlite_utils.Database(conn)
+        _migrate(conn, path)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.DatabaseError as err:
+        raise StoreError(
+            f"cannot use database {path}: {err}",
+            hint="check that the path is writable, the disk not full, and no other program "
+            "holds a long write lock on it",
+        ) from err
+    return db
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if app_id not in (0, APPLICATION_ID):
+        raise StoreError(
+            f"{path} is not an ereputation database (application_id {app_id:#x})",
+            hint="point `database:` in feeds.yaml at a new file",
+        )
+    if app_id == 0 and version == 0:
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if tables:
+            raise StoreError(
+                f"{path} already holds tables of another program",
+                hint="point `database:` in feeds.yaml at a new file",
+            )
+    if version > len(MIGRATIONS):
+        raise StoreError(
+            f"{path} was written by a newer ereputation (schema {version}, "
+            f"this one knows {len(MIGRATIONS)})",
+            hint="upgrade ereputation",
+        )
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        conn.execute("PRAGMA journal_mode = WAL")
+    for number in range(version, len(MIGRATIONS)):
+        # executescript commits first; BEGIN IMMEDIATE makes each migration all-or-nothing.
+        conn.executescript(
+            "BEGIN IMMEDIATE;\n"
+            + MIGRATIONS[number]
+            + f"\nPRAGMA application_id = {APPLICATION_ID};\nPRAGMA user_version = {number + 1};\n"
+            "COMMIT;"
+        )
