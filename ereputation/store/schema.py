@@ -152,4 +152,11 @@ MIGRATIONS: list[str] = [
         VALUES (new.id, new.title, new.summary, new.content);
     END;
     """,
+    # 2: mail retries need to know when the next attempt is due (exponential backoff), so a
+    # failing SMTP server is retried without hammering it and without sleeping in the daemon.
+    """
+    ALTER TABLE alerts ADD COLUMN next_attempt_at TEXT;   -- null: try at the next check
+    ALTER TABLE digests ADD COLUMN next_attempt_at TEXT;  -- null: try at the next check
+    CREATE INDEX alerts_unsent ON alerts(sent_at, fired_at);
+    """,
 ]
