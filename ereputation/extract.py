@@ -1,0 +1,170 @@
+"""Feed bytes in, items out: the extract stage for RSS, Atom, RDF and JSON Feed.
+
+feedparser is only ever given bytes (never a URL or a path), so it cannot fetch anything or
+read a local file on an attacker's behalf.  Items come out as plain text: the HTML of summaries
+and contents is flattened here so that matching, sentiment and the digest never see markup.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import html
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import feedparser
+from bs4 import BeautifulSoup
+
+# Dates further ahead than this are a publisher's mistake (or a trick), not a publication time.
+FUTURE_TOLERANCE = timedelta(days=1)
+# feedparser keeps a guess of the item's date; before this it is a broken default, not a date.
+OLDEST_PLAUSIBLE = datetime(1995, 1, 1, tzinfo=UTC)
+
+_TAG = re.compile(r"<[a-zA-Z!/?]")
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One entry of a feed, flattened to text."""
+
+    guid: str
+    link: str | None
+    title: str
+    summary: str
+    content: str
+    author: str | None
+    published_at: datetime | None  # aware UTC; None when the feed gives no plausible date
+    language: str | None  # the feed's declared language (xml:lang / <language>), if any
+
+    @property
+    def item_hash(self) -> str:
+        """Stable identity within a source: what ``seen_items`` remembers."""
+        return hashlib.sha1(self.guid.encode("utf-8", "surrogatepass")).hexdigest()
+
+    @property
+    def text(self) -> str:
+        """Everything matchable, title first."""
+        body = self.content if len(self.content) >= len(self.summary) else self.summary
+        return f"{self.title}\n{body}".strip()
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str | None
+    items: tuple[FeedItem, ...]
+    problem: str | None  # set when the feed was unreadable (and items is empty) or malformed
+
+
+def html_to_text(markup: str) -> str:
+    """Flatten HTML to readable text; plain text passes through with entities decoded."""
+    if not markup:
+        return ""
+    if not _TAG.search(markup):
+        text = html.unescape(markup)
+    else:
+        soup = BeautifulSoup(markup, "html.parser")
+        for tag in soup(["script", "style", "noscript", "template"]):
+            tag.decompose()
+        for tag in soup.find_all(["br", "p", "div", "li", "h1", "h2", "h3", "h4", "tr"]):
+            tag.insert_after("\n")
+        text = soup.get_text()
+    text = _SPACES.sub(" ", text)
+    text = "\n".join(line.strip() for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+def parse_feed(body: bytes, url: str, now: datetime | None = None) -> ParsedFeed:
+    """Parse feed bytes fetched from ``url``; never raises on malformed input.
+
+    A feed that is not well-formed but still yields entries is used (publishers often break
+    XML slightly); one that yields nothing is reported through ``problem``.
+    """
+    now = now or datetime.now(UTC)
+    try:
+        parsed = feedparser.parse(
+            body,
+            response_headers={"content-location": url},
+            resolve_relative_uris=True,
+            sanitize_html=True,
+        )
+    except Exception as err:  # feedparser is robust, but a crash here must not stop a cycle
+        return ParsedFeed(None, (), f"unreadable feed: {type(err).__name__}: {err}")
+    feed_lang = _clean(parsed.feed.get("language")) or None
+    items = []
+    for entry in parsed.entries:
+        item = _item_from_entry(entry, feed_lang, now)
+        if item is not None:
+            items.append(item)
+    problem = None
+    if not items and parsed.get("bozo"):
+        reason = parsed.get("bozo_exception")
+        problem = f"not a readable feed: {_one_line(str(reason)) if reason else 'no entries'}"
+    title = _clean(parsed.feed.get("title")) or None
+    return ParsedFeed(title, tuple(items), problem)
+
+
+def _item_from_entry(entry: Any, feed_lang: str | None, now: datetime) -> FeedItem | None:
+    link = _clean(entry.get("link")) or None
+    if link and not link.lower().startswith(("http://", "https://")):
+        link = None  # javascript:, data:, file: … never become article URLs
+    title = html_to_text(_clean(entry.get("title")))
+    summary = html_to_text(_clean(entry.get("summary")))
+    content = ""
+    for part in entry.get("content") or []:
+        value = part.get("value") if hasattr(part, "get") else None
+        if value:
+            text = html_to_text(str(value))
+            if len(text) > len(content):
+                content = text
+    if content == summary:
+        content = ""
+    guid = _clean(entry.get("id")) or link or ""
+    if not guid:
+        guid = hashlib.sha1(f"{title}\n{summary}".encode("utf-8", "surrogatepass")).hexdigest()
+    if not (title or summary or content):
+        return None
+    author = _clean(entry.get("author")) or None
+    lang = None
+    detail = entry.get("title_detail") or entry.get("summary_detail")
+    if detail is not None and hasattr(detail, "get"):
+        lang = _clean(detail.get("language")) or None
+    return FeedItem(
+        guid=guid[:2000],
+        link=link,
+        title=title,
+        summary=summary,
+        content=content,
+        author=author[:300] if author else None,
+        published_at=_entry_date(entry, now),
+        language=lang or feed_lang,
+    )
+
+
+def _entry_date(entry: Any, now: datetime) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(key)
+        if not value:
+            continue
+        try:
+            moment = datetime.fromtimestamp(calendar.timegm(value), UTC)
+        except (OverflowError, ValueError, TypeError, OSError):
+            continue
+        if OLDEST_PLAUSIBLE <= moment <= now + FUTURE_TOLERANCE:
+            return moment
+    return None
+
+
+def _clean(value: object) -> str:
+    if value is None:
+        return ""
+    return str(value).replace("\x00", "").strip()
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

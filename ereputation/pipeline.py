@@ -1,0 +1,400 @@
+"""One poll cycle: every due source fetched, read, matched, scored and stored.
+
+Workers (threads) do the per-source work: fetch, extract, match, score.  They only *read*
+the database (which items are new).  The calling thread is the single writer: it stores each
+source's outcome in one transaction as soon as that source is done, so a cycle interrupted
+by SIGTERM or ``kill -9`` keeps every source it finished and nothing half-done.
+
+One broken source never stops the others: its error becomes its outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import sqlite_utils
+
+from .article import extract_article
+from .canonical import canonical_url, outlet_of
+from .config import Brand, Config, Source
+from .discover import find_article_links, find_feed_links
+from .extract import FeedItem, parse_feed
+from .fetch import Fetcher, FetchResult, next_poll_delay
+from .language import detect_language
+from .match import BrandMatcher, Hit, make_snippet, mention_context
+from .owned import is_owned
+from .records import ArticleRecord, MentionRecord, SourceOutcome
+from .sentiment import score_sentiment
+from .store.record import SeenItems, SourceState, StoryIndex, record_outcome, sync_sources
+from .stories import story_fingerprint
+
+log = logging.getLogger(__name__)
+
+# An item whose feed text is shorter than this is probably a teaser: read the article page.
+SHORT_TEXT = 400
+_WORDS = re.compile(r"\w+")
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did, for logs and the CLI."""
+
+    polled: int = 0
+    failed: int = 0
+    not_modified: int = 0
+    new_articles: int = 0
+    new_mentions: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (source name, error)
+    interrupted: bool = False
+
+    def summary(self) -> str:
+        text = (
+            f"{self.polled} sources polled ({self.not_modified} unchanged, {self.failed} failed), "
+            f"{self.new_articles} new articles, {self.new_mentions} new mentions"
+        )
+        return text + (" — interrupted" if self.interrupted else "")
+
+
+class Analyzer:
+    """Language, brand matches and sentiment for one text: the pure heart of the pipeline."""
+
+    def __init__(self, brands: Sequence[Brand]) -> None:
+        self.brands = {brand.name: brand for brand in brands}
+        self.matcher = BrandMatcher(brands)
+
+    def analyse(
+        self, url: str, title: str, summary: str, content: str, declared_language: str | None
+    ) -> tuple[str | None, tuple[MentionRecord, ...]]:
+        """The article's language and one mention per brand it names (empty when none)."""
+        body = content if len(content) >= len(summary) else summary
+        text = f"{title}\n{body}".strip() if title else body
+        hits = self.matcher.find(text)
+        if not hits:
+            return None, ()
+        language = detect_language(text) or _short_language(declared_language)
+        first: dict[str, Hit] = {}
+        terms: dict[str, list[str]] = {}
+        for hit in hits:
+            first.setdefault(hit.brand, hit)
+            if hit.matched not in terms.setdefault(hit.brand, []):
+                terms[hit.brand].append(hit.matched)
+        mentions = []
+        for name, hit in first.items():
+            sentiment = score_sentiment(mention_context(text, hit), language)
+            mentions.append(
+                MentionRecord(
+                    brand=name,
+                    matched=", ".join(terms[name][:5]),
+                    snippet=make_snippet(text, hit),
+                    sentiment=None if sentiment is None else round(sentiment.score, 4),
+                    label=None if sentiment is None else sentiment.label,
+                    owned=is_owned(url, self.brands[name].owned),
+                )
+            )
+        return language, tuple(mentions)
+
+
+def _short_language(declared: str | None) -> str | None:
+    if not declared:
+        return None
+    code = declared.strip().lower()[:2]
+    return code if code in ("en", "fr", "ar") else None
+
+
+def content_hash(title: str, text: str) -> str:
+    words = _WORDS.findall(f"{title} {text}".casefold())
+    return hashlib.sha1(" ".join(words).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class SourcePoller:
+    """Polls one source: everything a worker thread does, reading but never writing the DB."""
+
+    def __init__(
+        self, fetcher: Fetcher, analyzer: Analyzer, seen: SeenItems, stop: threading.Event
+    ) -> None:
+        self.fetcher = fetcher
+        self.analyzer = analyzer
+        self.seen = seen
+        self.stop = stop
+
+    def poll(self, source: Source, state: SourceState, now: datetime) -> SourceOutcome:
+        try:
+            if source.kind == "page" and not state.feed_url:
+                return self._poll_page(source, state, now)
+            return self._poll_feed(source, state, now, state.feed_url or source.url)
+        except Exception as err:  # a bug on one source's data must not end the cycle
+            log.exception("unexpected error while polling %s", source.url)
+            return SourceOutcome(source, now, error=f"internal error: {type(err).__name__}: {err}")
+
+    def _poll_feed(
+        self, source: Source, state: SourceState, now: datetime, url: str
+    ) -> SourceOutcome:
+        result = self.fetcher.fetch(url, etag=state.etag, last_modified=state.last_modified)
+        if not result.ok:
+            return _failed(source, now, result)
+        if result.not_modified:
+            return SourceOutcome(
+                source, now, status=result.status, not_modified=True,
+                etag=result.etag, last_modified=result.last_modified,
+            )  # fmt: skip
+        parsed = parse_feed(result.body or b"", result.final_url, now)
+        if parsed.problem and source.kind == "page" and url != source.url:
+            # The advertised feed broke: fall back to reading the page itself next time.
+            return SourceOutcome(source, now, status=result.status, error=parsed.problem)
+        if parsed.problem:
+            return SourceOutcome(source, now, status=result.status, error=parsed.problem)
+        new = self.seen.new_hashes(state.id, [_item_key(item) for item in parsed.items])
+        seen: list[str] = []
+        articles: list[ArticleRecord] = []
+        budget = source.max_articles
+        for item in parsed.items:
+            key = _item_key(item)
+            if key not in new or self.stop.is_set():
+                continue
+            new.discard(key)
+            link = canonical_url(item.link) if item.link else None
+            wants_page = link is not None and (
+                source.full_text == "always"
+                or (source.full_text == "auto" and len(item.summary + item.content) < SHORT_TEXT)
+            )
+            article = None
+            if wants_page and link and not self.seen.article_known(link):
+                if budget <= 0:
+                    continue  # left unseen: read on a later poll, within that poll's budget
+                budget -= 1
+                article = self._read_article(item.link or link)
+            record = self._record_from_item(source, item, article, result.final_url)
+            if record is not None and record.mentions:
+                articles.append(record)
+            seen.append(key)
+        return SourceOutcome(
+            source, now, status=result.status, etag=result.etag,
+            last_modified=result.last_modified, items_read=len(parsed.items),
+            seen_hashes=tuple(seen), articles=tuple(articles),
+        )  # fmt: skip
+
+    def _read_article(self, url: str):  # -> Article | None
+        page = self.fetcher.fetch(url, obey_robots=True)
+        if not page.ok or not page.body:
+            log.info("article page %s not read: %s", url, page.error or "empty")
+            return None
+        return extract_article(page.body, page.final_url)
+
+    def _record_from_item(
+        self, source: Source, item: FeedItem, article, feed_url: str
+    ) -> ArticleRecord | None:
+        url = canonical_url(item.link) if item.link else None
+        if article is not None and article.url:
+            url = canonical_url(article.url) or url
+        if not url or not url.startswith(("http://", "https://")):
+            url = canonical_url(feed_url) + "#" + hashlib.sha1(item.guid.encode()).hexdigest()[:16]
+        title = item.title or (article.title if article and article.title else "")
+        summary = item.summary
+        content = item.content
+        if article is not None and len(article.text) > len(content):
+            content = article.text
+        published = item.published_at or (article.published_at if article else None)
+        declared = item.language or (article.language if article else None)
+        language, mentions = self.analyzer.analyse(url, title, summary, content, declared)
+        if not mentions:
+            return None
+        return ArticleRecord(
+            url=url,
+            outlet=outlet_of(url) or outlet_of(feed_url),
+            guid=item.guid,
+            title=title,
+            summary=summary,
+            content=content,
+            author=item.author or (article.author if article else None),
+            published_at=published,
+            language=language,
+            content_hash=content_hash(title, content or summary),
+            fingerprint=story_fingerprint(title, content or summary),
+            mentions=mentions,
+        )
+
+    def _poll_page(self, source: Source, state: SourceState, now: datetime) -> SourceOutcome:
+        listing = self.fetcher.fetch(
+            source.url, etag=state.etag, last_modified=state.last_modified, obey_robots=True
+        )
+        if not listing.ok:
+            return _failed(source, now, listing)
+        if listing.not_modified:
+            return SourceOutcome(
+                source, now, status=listing.status, not_modified=True,
+                etag=listing.etag, last_modified=listing.last_modified,
+            )  # fmt: skip
+        body = listing.body or b""
+        if not source.selector:
+            for feed_url in find_feed_links(body, listing.final_url):
+                outcome = self._poll_feed(
+                    source, _fresh(state), now, feed_url
+                )
+                if outcome.ok and outcome.items_read:
+                    log.info("%s advertises the feed %s: using it", source.url, feed_url)
+                    return _with_feed_url(outcome, feed_url)
+        links = find_article_links(body, listing.final_url, source.selector)
+        keys = {link: hashlib.sha1(link.encode()).hexdigest() for link in links}
+        new = self.seen.new_hashes(state.id, list(keys.values()))
+        seen: list[str] = []
+        articles: list[ArticleRecord] = []
+        budget = source.max_articles
+        for link in links:
+            key = keys[link]
+            if key not in new or budget <= 0 or self.stop.is_set():
+                continue
+            new.discard(key)
+            if self.seen.article_known(canonical_url(link)):
+                seen.append(key)
+                continue
+            budget -= 1
+            page = self.fetcher.fetch(link, obey_robots=True)
+            if not page.ok or not page.body:
+                if page.status is not None and 400 <= page.status < 500 and page.status != 429:
+                    seen.append(key)  # gone or forbidden: do not ask again
+                continue
+            article = extract_article(page.body, page.final_url)
+            item = FeedItem(
+                guid=link, link=link, title=article.title or "", summary="",
+                content=article.text, author=article.author,
+                published_at=article.published_at, language=article.language,
+            )  # fmt: skip
+            record = self._record_from_item(source, item, article, listing.final_url)
+            if record is not None:
+                articles.append(record)
+            seen.append(key)
+        return SourceOutcome(
+            source, now, status=listing.status, etag=listing.etag,
+            last_modified=listing.last_modified, items_read=len(links),
+            seen_hashes=tuple(seen), articles=tuple(articles),
+        )  # fmt: skip
+
+
+def _item_key(item: FeedItem) -> str:
+    # The title is part of the key: an item corrected to name a brand is read again.
+    return hashlib.sha1(f"{item.guid}\n{item.title}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _failed(source: Source, now: datetime, result: FetchResult) -> SourceOutcome:
+    return SourceOutcome(
+        source, now, status=result.status, error=result.error or f"HTTP {result.status}",
+        retry_after=result.retry_after,
+    )  # fmt: skip
+
+
+def _fresh(state: SourceState) -> SourceState:
+    """The state to poll a newly discovered feed with: no validators of the page's."""
+    return SourceState(state.id, None, None, state.next_poll_at, state.failures, None)
+
+
+def _with_feed_url(outcome: SourceOutcome, feed_url: str) -> SourceOutcome:
+    from dataclasses import replace
+
+    return replace(outcome, feed_url=feed_url)
+
+
+def next_poll_at(source: Source, state: SourceState, outcome: SourceOutcome) -> datetime:
+    """When to poll again: ``every`` with ±10 % jitter, or a backoff after failures."""
+    if outcome.ok:
+        delay = source.every * random.uniform(0.9, 1.1)
+    else:
+        delay = next_poll_delay(source.every, state.failures + 1, outcome.retry_after)
+    return outcome.polled_at + timedelta(seconds=delay)
+
+
+def run_cycle(
+    config: Config,
+    db: sqlite_utils.Database,
+    *,
+    now: datetime | None = None,
+    only_due: bool = False,
+    stop: threading.Event | None = None,
+    fetcher: Fetcher | None = None,
+) -> CycleReport:
+    """Poll the configured sources (all, or only those due) and store what they say.
+
+    Returns a report; raises only ``StoreError`` (the database is unusable), never for a
+    source's problem.  Setting ``stop`` ends the cycle early, keeping what is finished.
+    """
+    stop = stop or threading.Event()
+    now = now or datetime.now(UTC)
+    report = CycleReport()
+    states = sync_sources(db, config.sources)
+    sources = [
+        s
+        for s in config.sources
+        if not only_due or states[s.url].next_poll_at is None or states[s.url].next_poll_at <= now
+    ]
+    if not sources:
+        return report
+    own_fetcher = fetcher is None
+    fetcher = fetcher or Fetcher(config.fetch)
+    analyzer = Analyzer(config.brands)
+    seen = SeenItems(str(config.database))
+    stories = StoryIndex(db, now)
+    try:
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(config.fetch.concurrency, len(sources))),
+            thread_name_prefix="poll",
+        ) as pool:
+            poller = SourcePoller(fetcher, analyzer, seen, stop)
+            pending: dict[Future[SourceOutcome], Source] = {}
+            queue: Iterable[Source] = iter(sources)
+            # Submit lazily: a stop request leaves the not-yet-started sources untouched.
+            for source in _take(queue, max(1, config.fetch.concurrency) * 2):
+                pending[pool.submit(poller.poll, source, states[source.url], now)] = source
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    source = pending.pop(future)
+                    outcome = future.result()
+                    _store(db, states[source.url], outcome, stories, report)
+                    if not stop.is_set():
+                        for nxt in _take(queue, 1):
+                            pending[pool.submit(poller.poll, nxt, states[nxt.url], now)] = nxt
+            report.interrupted = stop.is_set() and report.polled < len(sources)
+    finally:
+        if own_fetcher:
+            fetcher.close()
+    return report
+
+
+def _take(iterator: Iterable[Source], count: int) -> list[Source]:
+    taken = []
+    for source in iterator:
+        taken.append(source)
+        if len(taken) >= count:
+            break
+    return taken
+
+
+def _store(
+    db: sqlite_utils.Database,
+    state: SourceState,
+    outcome: SourceOutcome,
+    stories: StoryIndex,
+    report: CycleReport,
+) -> None:
+    recorded = record_outcome(db, state, outcome, next_poll_at(outcome.source, state, outcome),
+                              stories)  # fmt: skip
+    report.polled += 1
+    report.new_articles += recorded.new_articles
+    report.new_mentions += recorded.new_mentions
+    if outcome.not_modified:
+        report.not_modified += 1
+    if not outcome.ok:
+        report.failed += 1
+        report.errors.append((outcome.source.name, outcome.error or "error"))
+        log.warning("source %s (%s) failed: %s", outcome.source.name, outcome.source.url,
+                    outcome.error)  # fmt: skip
+    elif outcome.articles:
+        log.info("source %s: %d new articles with mentions", outcome.source.name,
+                 len(outcome.articles))  # fmt: skip

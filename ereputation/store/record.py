@@ -1,0 +1,314 @@
+"""The write side: source state, articles, mentions, seen items and stories, per poll.
+
+One source's outcome is written in one transaction, so a crash (even ``kill -9``) leaves
+either everything a poll found or nothing of it, never a half-written article.  Re-polling
+the same items writes nothing: articles are unique by canonical URL, mentions by
+(article, brand), seen items by (source, item hash).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import sqlite_utils
+
+from ..config import Source
+from ..errors import StoreError
+from ..records import ArticleRecord, SourceOutcome
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Stories older than this are closed: a new article on the topic starts a new story.
+STORY_WINDOW = timedelta(days=3)
+LOCK_RETRIES = 6
+
+
+def iso(moment: datetime | None) -> str | None:
+    """The one timestamp format of the database: UTC ISO-8601, seconds precision."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def retry_locked(action: Callable[[], T], what: str) -> T:
+    """Run ``action``, waiting out a database held locked by someone else (an ad-hoc writer).
+
+    The connection's busy timeout already waits 30 s per attempt; this adds a few attempts
+    with growing pauses before giving up with a ``StoreError``.
+    """
+    for attempt in range(LOCK_RETRIES):
+        try:
+            return action()
+        except sqlite3.OperationalError as err:
+            message = str(err)
+            if "locked" not in message and "busy" not in message:
+                raise StoreError(f"cannot {what}: {message}") from err
+            pause = min(60.0, 2.0**attempt) * (0.5 + random.random())
+            log.warning("database busy while trying to %s; retrying in %.0f s", what, pause)
+            time.sleep(pause)
+    raise StoreError(
+        f"cannot {what}: the database stayed locked",
+        hint="another program holds a long write transaction on the database; end it",
+    )
+
+
+@dataclass(frozen=True)
+class SourceState:
+    id: int
+    etag: str | None
+    last_modified: str | None
+    next_poll_at: datetime | None
+    failures: int
+    feed_url: str | None
+
+
+def sync_sources(db: sqlite_utils.Database, sources: Sequence[Source]) -> dict[str, SourceState]:
+    """Make sure every configured source has a row; return each one's state by URL.
+
+    Rows of sources no longer configured are kept: their articles still point at them.
+    """
+
+    def write() -> None:
+        with db.conn:
+            db.conn.executemany(
+                "INSERT INTO sources (url, name, kind, brand) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(url) DO UPDATE SET name = excluded.name, kind = excluded.kind, "
+                "brand = excluded.brand",
+                [(s.url, s.name, s.kind, s.brand) for s in sources],
+            )
+
+    retry_locked(write, "register the sources")
+    wanted = {s.url for s in sources}
+    states = {}
+    for row in db.execute(
+        "SELECT id, url, etag, last_modified, next_poll_at, failures, feed_url FROM sources"
+    ).fetchall():
+        if row[1] in wanted:
+            states[row[1]] = SourceState(
+                row[0], row[2], row[3], parse_iso(row[4]), row[5], row[6]
+            )
+    return states
+
+
+@dataclass(frozen=True)
+class Recorded:
+    new_articles: int
+    new_mentions: int
+
+
+class StoryIndex:
+    """Recent stories' fingerprints, loaded once per cycle, to group copies and rewrites."""
+
+    def __init__(self, db: sqlite_utils.Database, now: datetime) -> None:
+        since = iso(now - STORY_WINDOW)
+        self._recent: list[tuple[int, str]] = [
+            (row[0], row[1])
+            for row in db.execute(
+                "SELECT id, fingerprint FROM stories WHERE first_seen_at >= ? "
+                "AND fingerprint IS NOT NULL",
+                [since],
+            ).fetchall()
+        ]
+        try:
+            from ..stories import same_story
+        except ImportError:  # pragma: no cover - the grouping module ships with the package
+            same_story = str.__eq__  # type: ignore[assignment]
+        self._same = same_story
+
+    def find(self, fingerprint: str | None) -> int | None:
+        if not fingerprint:
+            return None
+        for story_id, other in reversed(self._recent):
+            if self._same(fingerprint, other):
+                return story_id
+        return None
+
+    def add(self, story_id: int, fingerprint: str | None) -> None:
+        if fingerprint:
+            self._recent.append((story_id, fingerprint))
+
+
+def record_outcome(
+    db: sqlite_utils.Database,
+    state: SourceState,
+    outcome: SourceOutcome,
+    next_poll_at: datetime,
+    stories: StoryIndex,
+) -> Recorded:
+    """Write one poll's outcome atomically; safe to call again with the same items."""
+    return retry_locked(
+        lambda: _record(db, state, outcome, next_poll_at, stories),
+        f"store the poll of {outcome.source.url}",
+    )
+
+
+def _record(
+    db: sqlite_utils.Database,
+    state: SourceState,
+    outcome: SourceOutcome,
+    next_poll_at: datetime,
+    stories: StoryIndex,
+) -> Recorded:
+    polled = iso(outcome.polled_at)
+    new_articles = new_mentions = 0
+    added_stories: list[tuple[int, str | None]] = []
+    with db.conn:
+        conn = db.conn
+        if outcome.ok:
+            conn.execute(
+                "UPDATE sources SET last_polled_at = ?, last_ok_at = ?, failures = 0, "
+                "last_error = NULL, last_status = ?, next_poll_at = ?, "
+                "etag = CASE WHEN ? THEN etag ELSE ? END, "
+                "last_modified = CASE WHEN ? THEN last_modified ELSE ? END, "
+                "items_seen = items_seen + ?, feed_url = coalesce(?, feed_url) WHERE id = ?",
+                [
+                    polled, polled, outcome.status, iso(next_poll_at),
+                    outcome.not_modified, outcome.etag,
+                    outcome.not_modified, outcome.last_modified,
+                    len(outcome.seen_hashes), outcome.feed_url, state.id,
+                ],
+            )  # fmt: skip
+        else:
+            conn.execute(
+                "UPDATE sources SET last_polled_at = ?, failures = failures + 1, last_error = ?, "
+                "last_status = ?, next_poll_at = ? WHERE id = ?",
+                [polled, outcome.error, outcome.status, iso(next_poll_at), state.id],
+            )
+        for article in outcome.articles:
+            article_id, created, story_id = _insert_article(conn, state.id, article, polled)
+            if created:
+                new_articles += 1
+                existing = stories.find(article.fingerprint)
+                if existing is None:
+                    story_id = _new_story(conn, article_id, article, polled)
+                    added_stories.append((story_id, article.fingerprint))
+                else:
+                    story_id = existing
+                    conn.execute(
+                        "UPDATE stories SET updated_at = ?, first_seen_at = min(first_seen_at, ?) "
+                        "WHERE id = ?",
+                        [polled, iso(article.published_at) or polled, story_id],
+                    )
+                conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", [story_id, article_id])
+            mentioned_at = _mentioned_at(conn, article_id)
+            for mention in article.mentions:
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO mentions (article_id, brand, matched, snippet, "
+                    "sentiment, label, owned, mentioned_at, found_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        article_id, mention.brand, mention.matched, mention.snippet,
+                        mention.sentiment, mention.label, int(mention.owned), mentioned_at, polled,
+                    ],
+                )  # fmt: skip
+                new_mentions += cursor.rowcount
+        if outcome.seen_hashes:
+            conn.executemany(
+                "INSERT OR IGNORE INTO seen_items (source_id, item_hash, seen_at) VALUES (?, ?, ?)",
+                [(state.id, h, polled) for h in outcome.seen_hashes],
+            )
+    for story_id, fingerprint in added_stories:
+        stories.add(story_id, fingerprint)
+    return Recorded(new_articles, new_mentions)
+
+
+def _insert_article(
+    conn: sqlite3.Connection, source_id: int, article: ArticleRecord, fetched_at: str | None
+) -> tuple[int, bool, int | None]:
+    row = conn.execute(
+        "INSERT INTO articles (url, source_id, outlet, guid, title, summary, content, author, "
+        "published_at, fetched_at, language, content_hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO NOTHING RETURNING id",
+        [
+            article.url, source_id, article.outlet, article.guid, article.title, article.summary,
+            article.content, article.author, iso(article.published_at), fetched_at,
+            article.language, article.content_hash,
+        ],
+    ).fetchone()  # fmt: skip
+    if row is not None:
+        return int(row[0]), True, None
+    found = conn.execute(
+        "SELECT id, story_id FROM articles WHERE url = ?", [article.url]
+    ).fetchone()
+    return int(found[0]), False, found[1]
+
+
+def _new_story(
+    conn: sqlite3.Connection, article_id: int, article: ArticleRecord, polled: str | None
+) -> int:
+    row = conn.execute(
+        "INSERT INTO stories (title, fingerprint, first_article_id, first_seen_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?) RETURNING id",
+        [article.title, article.fingerprint, article_id, iso(article.published_at) or polled,
+         polled],
+    ).fetchone()  # fmt: skip
+    return int(row[0])
+
+
+def _mentioned_at(conn: sqlite3.Connection, article_id: int) -> str:
+    row = conn.execute(
+        "SELECT coalesce(published_at, fetched_at) FROM articles WHERE id = ?", [article_id]
+    ).fetchone()
+    return str(row[0])
+
+
+class SeenItems:
+    """Which item hashes a source has already processed; usable from worker threads.
+
+    Each thread gets its own read-only connection (a sqlite3 connection belongs to one
+    thread); WAL lets these readers run while the main thread writes.
+    """
+
+    def __init__(self, path: str) -> None:
+        import threading
+
+        self._path = path
+        self._local = threading.local()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True, timeout=30)
+            self._local.conn = conn
+        return conn
+
+    def new_hashes(self, source_id: int, hashes: Sequence[str]) -> set[str]:
+        """The subset of ``hashes`` this source has not processed yet."""
+        if not hashes:
+            return set()
+        conn = self._conn()
+        known: set[str] = set()
+        unique = list(dict.fromkeys(hashes))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(
+                row[0]
+                for row in conn.execute(
+                    f"SELECT item_hash FROM seen_items WHERE source_id = ? "
+                    f"AND item_hash IN ({marks})",
+                    [source_id, *chunk],
+                )
+            )
+        return set(unique) - known
+
+    def article_known(self, url: str) -> bool:
+        """True when an article with this canonical URL is stored (seen through any source)."""
+        row = self._conn().execute("SELECT 1 FROM articles WHERE url = ?", [url]).fetchone()
+        return row is not None
