@@ -39,7 +39,14 @@ def _setup_logging(verbose: bool) -> None:
     if not os.environ.get("JOURNAL_STREAM"):
         fmt = "%(asctime)s " + fmt
     logging.basicConfig(stream=sys.stderr, level=level, format=fmt, force=True)
-    for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "charset_normalizer"):
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "apscheduler",
+        "trafilatura",
+        "htmldate",
+        "charset_normalizer",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
@@ -136,7 +143,9 @@ def analyze(config_path: str | None, text: str, as_json: bool) -> None:
         click.echo(f"snippet:   {result.get('snippet') or '-'}")
         label = result.get("label")
         score = result.get("sentiment")
-        click.echo(f"sentiment: {label or 'unscored'}" + (f" ({score:+.2f})" if score is not None else ""))
+        click.echo(
+            f"sentiment: {label or 'unscored'}" + (f" ({score:+.2f})" if score is not None else "")
+        )
         if text == "-":
             click.echo("")
 

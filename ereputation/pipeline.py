@@ -235,9 +235,7 @@ class SourcePoller:
         body = listing.body or b""
         if not source.selector:
             for feed_url in find_feed_links(body, listing.final_url):
-                outcome = self._poll_feed(
-                    source, _fresh(state), now, feed_url
-                )
+                outcome = self._poll_feed(source, _fresh(state), now, feed_url)
                 if outcome.ok and outcome.items_read:
                     log.info("%s advertises the feed %s: using it", source.url, feed_url)
                     return _with_feed_url(outcome, feed_url)

@@ -12,7 +12,7 @@ import logging
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -100,9 +100,7 @@ def sync_sources(db: sqlite_utils.Database, sources: Sequence[Source]) -> dict[s
         "SELECT id, url, etag, last_modified, next_poll_at, failures, feed_url FROM sources"
     ).fetchall():
         if row[1] in wanted:
-            states[row[1]] = SourceState(
-                row[0], row[2], row[3], parse_iso(row[4]), row[5], row[6]
-            )
+            states[row[1]] = SourceState(row[0], row[2], row[3], parse_iso(row[4]), row[5], row[6])
     return states
 
 
@@ -143,6 +141,11 @@ class StoryIndex:
         if fingerprint:
             self._recent.append((story_id, fingerprint))
 
+    def forget(self, story_ids: Iterable[int]) -> None:
+        """Drop stories whose creation was rolled back."""
+        gone = set(story_ids)
+        self._recent = [(sid, fp) for sid, fp in self._recent if sid not in gone]
+
 
 def record_outcome(
     db: sqlite_utils.Database,
@@ -166,8 +169,24 @@ def _record(
     stories: StoryIndex,
 ) -> Recorded:
     polled = iso(outcome.polled_at)
-    new_articles = new_mentions = 0
     added_stories: list[tuple[int, str | None]] = []
+    try:
+        return _write_outcome(db, state, outcome, next_poll_at, stories, added_stories, polled)
+    except BaseException:
+        stories.forget(story_id for story_id, _ in added_stories)  # rolled back with the rest
+        raise
+
+
+def _write_outcome(
+    db: sqlite_utils.Database,
+    state: SourceState,
+    outcome: SourceOutcome,
+    next_poll_at: datetime,
+    stories: StoryIndex,
+    added_stories: list[tuple[int, str | None]],
+    polled: str | None,
+) -> Recorded:
+    new_articles = new_mentions = 0
     with db.conn:
         conn = db.conn
         if outcome.ok:
@@ -191,21 +210,10 @@ def _record(
                 [polled, outcome.error, outcome.status, iso(next_poll_at), state.id],
             )
         for article in outcome.articles:
-            article_id, created, story_id = _insert_article(conn, state.id, article, polled)
+            article_id, created = _insert_article(conn, state.id, article, polled, stories,
+                                                  added_stories)  # fmt: skip
             if created:
                 new_articles += 1
-                existing = stories.find(article.fingerprint)
-                if existing is None:
-                    story_id = _new_story(conn, article_id, article, polled)
-                    added_stories.append((story_id, article.fingerprint))
-                else:
-                    story_id = existing
-                    conn.execute(
-                        "UPDATE stories SET updated_at = ?, first_seen_at = min(first_seen_at, ?) "
-                        "WHERE id = ?",
-                        [polled, iso(article.published_at) or polled, story_id],
-                    )
-                conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", [story_id, article_id])
             mentioned_at = _mentioned_at(conn, article_id)
             for mention in article.mentions:
                 cursor = conn.execute(
@@ -223,42 +231,55 @@ def _record(
                 "INSERT OR IGNORE INTO seen_items (source_id, item_hash, seen_at) VALUES (?, ?, ?)",
                 [(state.id, h, polled) for h in outcome.seen_hashes],
             )
-    for story_id, fingerprint in added_stories:
-        stories.add(story_id, fingerprint)
     return Recorded(new_articles, new_mentions)
 
 
 def _insert_article(
-    conn: sqlite3.Connection, source_id: int, article: ArticleRecord, fetched_at: str | None
-) -> tuple[int, bool, int | None]:
+    conn: sqlite3.Connection,
+    source_id: int,
+    article: ArticleRecord,
+    fetched_at: str | None,
+    stories: StoryIndex,
+    added_stories: list[tuple[int, str | None]],
+) -> tuple[int, bool]:
+    """The article's id, and whether it is new; a new one joins (or starts) a story."""
+    found = conn.execute("SELECT id FROM articles WHERE url = ?", [article.url]).fetchone()
+    if found is not None:
+        return int(found[0]), False
+    published = iso(article.published_at) or fetched_at
+    story_id = stories.find(article.fingerprint)
+    if story_id is None:
+        story_id = int(
+            conn.execute(
+                "INSERT INTO stories (title, fingerprint, first_seen_at, updated_at) "
+                "VALUES (?, ?, ?, ?) RETURNING id",
+                [article.title, article.fingerprint, published, fetched_at],
+            ).fetchone()[0]
+        )
+        added_stories.append((story_id, article.fingerprint))
+        stories.add(story_id, article.fingerprint)
     row = conn.execute(
         "INSERT INTO articles (url, source_id, outlet, guid, title, summary, content, author, "
-        "published_at, fetched_at, language, content_hash) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO NOTHING RETURNING id",
+        "published_at, fetched_at, language, content_hash, story_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         [
             article.url, source_id, article.outlet, article.guid, article.title, article.summary,
             article.content, article.author, iso(article.published_at), fetched_at,
-            article.language, article.content_hash,
+            article.language, article.content_hash, story_id,
         ],
     ).fetchone()  # fmt: skip
-    if row is not None:
-        return int(row[0]), True, None
-    found = conn.execute(
-        "SELECT id, story_id FROM articles WHERE url = ?", [article.url]
-    ).fetchone()
-    return int(found[0]), False, found[1]
-
-
-def _new_story(
-    conn: sqlite3.Connection, article_id: int, article: ArticleRecord, polled: str | None
-) -> int:
-    row = conn.execute(
-        "INSERT INTO stories (title, fingerprint, first_article_id, first_seen_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?) RETURNING id",
-        [article.title, article.fingerprint, article_id, iso(article.published_at) or polled,
-         polled],
-    ).fetchone()  # fmt: skip
-    return int(row[0])
+    article_id = int(row[0])
+    # The story's first article is its earliest published one.
+    conn.execute(
+        "UPDATE stories SET updated_at = ?, "
+        "first_article_id = CASE WHEN first_article_id IS NULL OR ? < first_seen_at "
+        "THEN ? ELSE first_article_id END, "
+        "title = CASE WHEN first_article_id IS NULL OR ? < first_seen_at "
+        "THEN ? ELSE title END, "
+        "first_seen_at = min(first_seen_at, ?) WHERE id = ?",
+        [fetched_at, published, article_id, published, article.title, published, story_id],
+    )
+    return article_id, True
 
 
 def _mentioned_at(conn: sqlite3.Connection, article_id: int) -> str:

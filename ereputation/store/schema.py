@@ -145,7 +145,7 @@ MIGRATIONS: list[str] = [
         INSERT INTO articles_fts (articles_fts, rowid, title, summary, content)
         VALUES ('delete', old.id, old.title, old.summary, old.content);
     END;
-    CREATE TRIGGER articles_au AFTER UPDATE ON articles BEGIN
+    CREATE TRIGGER articles_au AFTER UPDATE OF title, summary, content ON articles BEGIN
         INSERT INTO articles_fts (articles_fts, rowid, title, summary, content)
         VALUES ('delete', old.id, old.title, old.summary, old.content);
         INSERT INTO articles_fts (rowid, title, summary, content)
