@@ -807,13 +807,13 @@ class _Reader:
         digest = self.read_digest(top.get("digest"), line_of("digest"))
         email = self.read_email(top.get("email"), line_of("email"), folder)
         fetch = self.read_fetch(top.get("fetch"), line_of("fetch"))
-        if "brands" in data and not brands and not self.problems:
-            self.report("brands", line_of("brands"), "lists no brand: add at least one")
         if "brands" not in data:
             self.report("brands", None, "missing: list at least one brand to watch")
+        elif data["brands"] is None or data["brands"] == []:
+            self.report("brands", line_of("brands"), "lists no brand: add at least one")
         if "sources" not in data:
             self.report("sources", None, "missing: list at least one feed or site to poll")
-        elif not sources and not self.problems:
+        elif data["sources"] is None or data["sources"] == []:
             self.report("sources", line_of("sources"), "lists no source: add at least one")
         database = top.get("database", Path("ereputation.db"))
         return Config(
