@@ -6,9 +6,14 @@ so these tests run wherever the tool is installed and skip elsewhere.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,7 +145,202 @@ def test_sandbox_settings_present() -> None:
         "ProtectProc": "invisible",
         "ProcSubset": "pid",
         "PrivateUsers": "yes",
+        "SystemCallErrorNumber": "EPERM",
     }
     for key, value in expected.items():
         assert values(key) == [value], key
     assert values("SystemCallFilter") == ["@system-service", "~@privileged @resources"]
+
+
+# --- The unit's seccomp sandbox, rebuilt without systemd ------------------------------------
+# systemd applies SystemCallFilter=, SystemCallErrorNumber=, RestrictAddressFamilies= and
+# MemoryDenyWriteExecute= as a seccomp filter.  The test below builds the same filter with
+# libseccomp (as systemd does), loads it into a child process and runs the daemon's libraries
+# through real work there, so a dependency that needs a filtered call is found on a developer
+# machine, not on the server.  (It was: numpy's OpenBLAS calls mbind(), in @resources; with
+# systemd's default action, SIGSYS, that would kill the daemon at import time, hence
+# SystemCallErrorNumber=EPERM.)
+
+SCMP_ACT_ALLOW = 0x7FFF0000
+SCMP_CMP_EQ = 4
+SCMP_CMP_MASKED_EQ = 7
+PROT_WRITE, PROT_EXEC = 0x2, 0x4
+PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN = 65, 1
+
+
+def scmp_act_errno(errno: int) -> int:
+    return 0x00050000 | (errno & 0xFFFF)
+
+
+class ArgCmp(ctypes.Structure):
+    """``struct scmp_arg_cmp`` from seccomp.h."""
+
+    _fields_ = [
+        ("arg", ctypes.c_uint),
+        ("op", ctypes.c_int),
+        ("datum_a", ctypes.c_uint64),
+        ("datum_b", ctypes.c_uint64),
+    ]
+
+
+@functools.cache
+def expand_syscall_group(group: str) -> frozenset[str]:
+    """The system calls of a systemd group such as ``@system-service``, nested groups included."""
+    listing = subprocess.run(
+        ["systemd-analyze", "syscall-filter", "--no-pager", group],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    names: set[str] = set()
+    for line in listing.splitlines()[1:]:
+        name = line.strip()
+        if name and not name.startswith("#"):
+            names |= expand_syscall_group(name) if name.startswith("@") else {name}
+    return frozenset(names)
+
+
+def unit_syscall_allow_list() -> frozenset[str]:
+    """The calls the unit allows: its first SystemCallFilter= minus the ``~`` groups."""
+    allow, deny = values("SystemCallFilter")
+    allowed: frozenset[str] = frozenset()
+    for group in allow.split():
+        allowed |= expand_syscall_group(group)
+    for group in deny.removeprefix("~").split():
+        allowed -= expand_syscall_group(group)
+    return allowed
+
+
+def load_unit_sandbox() -> None:
+    """Confine this process as the unit would (seccomp part); irreversible."""
+    seccomp = ctypes.CDLL(ctypes.util.find_library("seccomp") or "libseccomp.so.2")
+    seccomp.seccomp_init.restype = ctypes.c_void_p
+    seccomp.seccomp_init.argtypes = [ctypes.c_uint32]
+    seccomp.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+    seccomp.seccomp_rule_add_array.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_uint32,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.POINTER(ArgCmp),
+    ]
+    seccomp.seccomp_load.argtypes = [ctypes.c_void_p]
+    errno = {"EPERM": 1}[values("SystemCallErrorNumber")[0]]
+    ctx = seccomp.seccomp_init(scmp_act_errno(errno))
+
+    def allow(name: str, *conditions: tuple[int, int, int, int]) -> None:
+        number = seccomp.seccomp_syscall_resolve_name(name.encode())
+        if number < 0:  # not a call on this architecture
+            return
+        array = (ArgCmp * max(1, len(conditions)))(*(ArgCmp(*c) for c in conditions))
+        status = seccomp.seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, number, len(conditions), array)
+        assert status == 0, (name, status)
+
+    # MemoryDenyWriteExecute=: no W+X mapping, no mprotect() adding PROT_EXEC.
+    conditional = {"socket", "mmap", "mprotect", "pkey_mprotect", "shmat"}
+    for name in unit_syscall_allow_list() - conditional:
+        allow(name)
+    allow("mmap", (2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))
+    allow("mmap", (2, SCMP_CMP_MASKED_EQ, PROT_WRITE, 0))
+    allow("mprotect", (2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))
+    allow("pkey_mprotect", (2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))
+    # RestrictAddressFamilies=
+    for family in values("RestrictAddressFamilies")[0].split():
+        allow("socket", (0, SCMP_CMP_EQ, getattr(__import__("socket"), family), 0))
+    assert values("MemoryDenyWriteExecute") == ["yes"]
+    # The kernel's own W^X switch (Linux >= 6.3), which newer systemd also sets.
+    libc = ctypes.CDLL(None)
+    libc.prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0)
+    assert seccomp.seccomp_load(ctx) == 0
+
+
+def sandboxed_workload(folder: Path) -> None:
+    """Import and exercise what the daemon uses, inside the sandbox; prints ``ok`` at the end."""
+    load_unit_sandbox()
+    import http.server
+    import mmap
+    import socket
+    import ssl
+    import threading
+    import zoneinfo
+
+    import apprise
+    import feedparser
+    import httpx
+    import jinja2
+    import py3langid
+    import trafilatura
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from bs4 import BeautifulSoup
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from ereputation import sdnotify
+    from ereputation.lock import acquire_lock
+    from ereputation.store import open_database
+
+    # The sandbox is in force: what the unit forbids fails with EPERM, even for root.
+    refused = [
+        lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW),  # RestrictAddressFamilies=
+        lambda: os.sched_setaffinity(0, os.sched_getaffinity(0)),  # ~@resources
+        lambda: mmap.mmap(-1, 4096, prot=mmap.PROT_WRITE | mmap.PROT_EXEC),  # W^X
+    ]
+    for attempt in refused:
+        try:
+            attempt()
+        except PermissionError:
+            continue
+        raise AssertionError("the sandbox allowed a call the unit forbids")
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with httpx.Client(timeout=30) as client:
+        assert client.get(f"http://localhost:{server.server_address[1]}/").status_code == 200
+    ssl.create_default_context()
+
+    with acquire_lock(folder / "ereputation.db"):
+        db = open_database(folder / "ereputation.db")
+        assert "articles" in db.table_names()
+        db.conn.close()
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(folder / "notify.sock"))
+    os.environ["NOTIFY_SOCKET"] = str(folder / "notify.sock")
+    assert sdnotify.ready() and listener.recv(64) == b"READY=1"
+
+    feed = b"<rss version='2.0'><channel><item><title>Atlas</title></item></channel></rss>"
+    assert feedparser.parse(feed).entries[0].title == "Atlas"
+    page = "<html><body><article><p>" + "Atlas T\u00e9l\u00e9com annonce une panne. " * 20
+    assert "panne" in (trafilatura.extract(page + "</p></article></body></html>") or "")
+    assert BeautifulSoup(page, "lxml").p is not None
+    assert py3langid.classify("Le service est en panne depuis hier")[0] == "fr"
+    assert TfidfVectorizer().fit_transform(["Atlas panne", "Atlas tarif"]).shape[0] == 2
+    assert SentimentIntensityAnalyzer().polarity_scores("great service")["compound"] > 0
+    assert jinja2.Template("{{ n }} mentions").render(n=3) == "3 mentions"
+    assert apprise.Apprise().add("json://127.0.0.1:9/")
+    scheduler = BackgroundScheduler(timezone=zoneinfo.ZoneInfo("Africa/Casablanca"))
+    done = threading.Event()
+    scheduler.add_job(done.set)
+    scheduler.start()
+    assert done.wait(30)
+    scheduler.shutdown()
+    print("ok", flush=True)
+
+
+@needs_analyze
+@pytest.mark.skipif(ctypes.util.find_library("seccomp") is None, reason="libseccomp missing")
+def test_daemon_libraries_work_inside_the_units_seccomp_sandbox(tmp_path: Path) -> None:
+    repo = str(UNIT.parents[1])
+    result = subprocess.run(
+        [sys.executable, __file__, "--sandboxed-workload", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": repo},
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stdout + result.stderr
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--sandboxed-workload"]:
+    sandboxed_workload(Path(sys.argv[2]))
