@@ -1,0 +1,273 @@
+"""The SQL of the reporting side: what detection, alerts and the digest read and record.
+
+Every function takes a ``sqlite_utils.Database`` and plain values, and returns plain rows
+(``dict``) or values; nothing here decides anything.  Time bounds are aware datetimes turned
+into the stored UTC ISO-8601 text, so comparisons are text comparisons on indexed columns.
+Ranges are half-open: ``start <= t < end``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlite_utils
+
+Row = dict[str, Any]
+
+
+def format_ts(moment: datetime) -> str:
+    """The stored form of a timestamp: UTC ISO-8601 to the second (``…T08:00:00+00:00``)."""
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def parse_ts(text: str) -> datetime:
+    """The inverse of ``format_ts``; naive stored values are taken as UTC."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _rows(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    cursor = db.execute(sql, list(params))
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+
+# --- mentions -------------------------------------------------------------------------------
+
+
+def mentions_between(
+    db: sqlite_utils.Database,
+    start: datetime,
+    end: datetime,
+    *,
+    brand: str | None = None,
+    owned: bool | None = None,
+) -> list[Row]:
+    """Mentions published in ``[start, end)`` with their article, oldest first.
+
+    Rows carry: id, brand, owned, label, sentiment, snippet, matched, mentioned_at, found_at,
+    article_id, title, url, outlet, language, published_at, story_id, source.
+    """
+    sql = "SELECT * FROM mentions_full WHERE mentioned_at >= ? AND mentioned_at < ?"
+    params: list[Any] = [format_ts(start), format_ts(end)]
+    if brand is not None:
+        sql += " AND brand = ?"
+        params.append(brand)
+    if owned is not None:
+        sql += " AND owned = ?"
+        params.append(int(owned))
+    return _rows(db, sql + " ORDER BY mentioned_at, id", params)
+
+
+def outlet_first_mentions(
+    db: sqlite_utils.Database, brand: str, start: datetime, end: datetime | None = None
+) -> list[Row]:
+    """Outlets whose first third-party mention of ``brand`` (ever) was published in the range.
+
+    Rows: outlet, first_at (publication), first_found_at (when stored), mentions, title, url
+    (of that first article), earliest first.
+    """
+    sql = """
+        SELECT outlet, first_at, first_found_at, mentions,
+               (SELECT a.title FROM mentions m2 JOIN articles a ON a.id = m2.article_id
+                 WHERE m2.brand = f.brand AND a.outlet = f.outlet AND m2.owned = 0
+                 ORDER BY m2.mentioned_at, m2.id LIMIT 1) AS title,
+               (SELECT a.url FROM mentions m2 JOIN articles a ON a.id = m2.article_id
+                 WHERE m2.brand = f.brand AND a.outlet = f.outlet AND m2.owned = 0
+                 ORDER BY m2.mentioned_at, m2.id LIMIT 1) AS url
+        FROM (
+            SELECT m.brand, a.outlet, min(m.mentioned_at) AS first_at,
+                   min(m.found_at) AS first_found_at, count(*) AS mentions
+            FROM mentions m JOIN articles a ON a.id = m.article_id
+            WHERE m.brand = ? AND m.owned = 0
+            GROUP BY a.outlet
+        ) AS f
+        WHERE first_at >= ?"""
+    params: list[Any] = [brand, format_ts(start)]
+    if end is not None:
+        sql += " AND first_at < ?"
+        params.append(format_ts(end))
+    return _rows(db, sql + " ORDER BY first_at, outlet", params)
+
+
+def brand_first_found_at(db: sqlite_utils.Database, brand: str) -> datetime | None:
+    """When the daemon stored its first mention of ``brand``; None if it never did."""
+    value = db.execute("SELECT min(found_at) FROM mentions WHERE brand = ?", [brand]).fetchone()[0]
+    return parse_ts(value) if value else None
+
+
+def monitoring_since(db: sqlite_utils.Database) -> datetime | None:
+    """When the daemon started storing anything (first item seen or mention found)."""
+    values = [
+        db.execute("SELECT min(seen_at) FROM seen_items").fetchone()[0],
+        db.execute("SELECT min(found_at) FROM mentions").fetchone()[0],
+    ]
+    moments = [parse_ts(value) for value in values if value]
+    return min(moments) if moments else None
+
+
+def story_articles(db: sqlite_utils.Database, story_ids: Iterable[int]) -> list[Row]:
+    """Every article of the given stories, in publication order (unknown dates by fetch time).
+
+    Rows: story_id, story_title, article_id, outlet, url, title, published_at, fetched_at.
+    """
+    ids = sorted(set(story_ids))
+    if not ids:
+        return []
+    marks = ", ".join("?" for _ in ids)
+    return _rows(
+        db,
+        f"""SELECT a.story_id, s.title AS story_title, a.id AS article_id, a.outlet, a.url,
+                   a.title, a.published_at, a.fetched_at
+            FROM articles a LEFT JOIN stories s ON s.id = a.story_id
+            WHERE a.story_id IN ({marks})
+            ORDER BY a.story_id, coalesce(a.published_at, a.fetched_at), a.id""",
+        ids,
+    )
+
+
+# --- alerts ---------------------------------------------------------------------------------
+
+
+def _alert(row: Row) -> Row:
+    row["details"] = json.loads(row["details"]) if row.get("details") else {}
+    return row
+
+
+def alerts_between(
+    db: sqlite_utils.Database, start: datetime, end: datetime, *, brand: str | None = None
+) -> list[Row]:
+    """Alerts fired in ``[start, end)``, oldest first, with ``details`` decoded."""
+    sql = "SELECT * FROM alerts WHERE fired_at >= ? AND fired_at < ?"
+    params: list[Any] = [format_ts(start), format_ts(end)]
+    if brand is not None:
+        sql += " AND brand = ?"
+        params.append(brand)
+    return [_alert(row) for row in _rows(db, sql + " ORDER BY fired_at, id", params)]
+
+
+def record_alert(
+    db: sqlite_utils.Database,
+    *,
+    brand: str,
+    kind: str,
+    key: str,
+    details: dict[str, Any],
+    fired_at: datetime,
+) -> int:
+    """Store one fired signal (unsent); return its id."""
+    table = db["alerts"]
+    table.insert(  # type: ignore[union-attr]
+        {
+            "brand": brand,
+            "kind": kind,
+            "key": key,
+            "details": json.dumps(details, ensure_ascii=False, sort_keys=True),
+            "fired_at": format_ts(fired_at),
+        }
+    )
+    return int(table.last_pk)  # type: ignore[union-attr]
+
+
+def due_unsent_alerts(db: sqlite_utils.Database, since: datetime, now: datetime) -> list[Row]:
+    """Alerts fired since ``since`` that no server accepted yet and whose retry is due."""
+    rows = _rows(
+        db,
+        """SELECT * FROM alerts
+           WHERE sent_at IS NULL AND fired_at >= ?
+             AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+           ORDER BY fired_at, id""",
+        [format_ts(since), format_ts(now)],
+    )
+    return [_alert(row) for row in rows]
+
+
+def mark_alerts_sent(db: sqlite_utils.Database, ids: Sequence[int], sent_at: datetime) -> None:
+    with db.conn:
+        for alert_id in ids:
+            db.execute(
+                "UPDATE alerts SET sent_at = ?, attempts = attempts + 1, last_error = NULL,"
+                " next_attempt_at = NULL WHERE id = ?",
+                [format_ts(sent_at), alert_id],
+            )
+
+
+def mark_alerts_failed(
+    db: sqlite_utils.Database, ids: Sequence[int], error: str, next_attempt_at: datetime
+) -> None:
+    with db.conn:
+        for alert_id in ids:
+            db.execute(
+                "UPDATE alerts SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
+                " WHERE id = ?",
+                [error, format_ts(next_attempt_at), alert_id],
+            )
+
+
+# --- digests --------------------------------------------------------------------------------
+
+
+def digest_row(db: sqlite_utils.Database, day: str, recipient: str) -> Row | None:
+    rows = _rows(db, "SELECT * FROM digests WHERE date = ? AND recipient = ?", [day, recipient])
+    return rows[0] if rows else None
+
+
+def first_digest_day(db: sqlite_utils.Database) -> str | None:
+    """The earliest day a digest was recorded for (catch-up never goes before it)."""
+    value = db.execute("SELECT min(date) FROM digests").fetchone()[0]
+    return str(value) if value else None
+
+
+def claim_digest(
+    db: sqlite_utils.Database,
+    *,
+    day: str,
+    recipient: str,
+    language: str,
+    built_at: datetime,
+    message_id: str,
+) -> Row:
+    """The row of (day, recipient), created as ``pending`` if absent (UNIQUE keeps it single)."""
+    db.execute(
+        """INSERT OR IGNORE INTO digests (date, recipient, language, status, built_at, message_id)
+           VALUES (?, ?, ?, 'pending', ?, ?)""",
+        [day, recipient, language, format_ts(built_at), message_id],
+    )
+    db.conn.commit()
+    row = digest_row(db, day, recipient)
+    assert row is not None
+    return row
+
+
+def mark_digest_sent(db: sqlite_utils.Database, digest_id: int, sent_at: datetime) -> None:
+    with db.conn:
+        db.execute(
+            "UPDATE digests SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
+            " last_error = NULL, next_attempt_at = NULL WHERE id = ?",
+            [format_ts(sent_at), digest_id],
+        )
+
+
+def mark_digest_failed(
+    db: sqlite_utils.Database, digest_id: int, error: str, next_attempt_at: datetime
+) -> None:
+    with db.conn:
+        db.execute(
+            "UPDATE digests SET status = 'failed', attempts = attempts + 1, last_error = ?,"
+            " next_attempt_at = ? WHERE id = ?",
+            [error, format_ts(next_attempt_at), digest_id],
+        )
+
+
+def unsent_digests(db: sqlite_utils.Database, since_day: str) -> list[Row]:
+    """Digest rows not sent yet for days on or after ``since_day``, oldest first."""
+    return _rows(
+        db,
+        "SELECT * FROM digests WHERE status != 'sent' AND date >= ? ORDER BY date, recipient",
+        [since_day],
+    )
