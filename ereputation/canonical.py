@@ -45,7 +45,8 @@ TRACKING_PARAMETERS: frozenset[str] = frozenset(
         "oly_enc_id", "oly_anon_id", "sr_share", "__twitter_impression", "wt.mc_id",
         "wt_mc", "feature", "amp", "outputtype", "usqp", "amp_js_v", "_gsa",
         "smid", "smtyp", "fb_action_ids", "fb_action_types", "fb_ref", "fb_source",
-        "action_object_map", "action_type_map", "action_ref_map", "utm",
+        "action_object_map", "action_type_map", "action_ref_map", "utm", "hpt", "cmp",
+        "intcmp", "icid", "int_source", "int_medium", "int_campaign",
     }
 )  # fmt: skip
 """Query keys removed by ``canonical_url`` (lower-case).  ``amp``/``outputType``/``usqp`` are
