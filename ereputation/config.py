@@ -392,6 +392,9 @@ def _line(node: Any, key: Any = None, index: int | None = None) -> int | None:
 
 
 def _child(place: str, key: str) -> str:
+    """``place.key``; a key that is not a plain word is quoted so the place stays readable."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key):
+        return f"{place}[{key!r}]"
     return f"{place}.{key}" if place else key
 
 
@@ -751,6 +754,8 @@ class _Reader:
         for key, value in node.items():
             key_line = _line(node, key=key) or line
             name = str(key)
+            if not place and name.startswith("x-"):
+                continue  # a home for YAML anchors, as in docker compose files
             if name not in fields:
                 self.report(_child(place, name), key_line, self.unknown_key(name, fields, place))
                 continue

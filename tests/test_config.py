@@ -169,6 +169,19 @@ def test_email_smtp_port_defaults_follow_the_tls_mode() -> None:
     assert explicit.email.sender == "Veille <v@example.ma>"
 
 
+def test_top_level_x_keys_hold_yaml_anchors_for_reuse() -> None:
+    config = parse(
+        """\
+        x-hourly: &hourly {every: 1h, full_text: never}
+        brands: [{name: Atlas}]
+        sources:
+          - {<<: *hourly, url: "https://a.example.ma/rss"}
+          - {<<: *hourly, url: "https://b.example.ma/rss", every: 2h}
+        """
+    )
+    assert [(s.every, s.full_text) for s in config.sources] == [(3600, "never"), (7200, "never")]
+
+
 # --------------------------------------------------------------------------- search sources
 
 
