@@ -194,7 +194,10 @@ class Fetcher:
             hop = self._request(current, headers, cap)
             location = hop.header("location")
             if hop.status in _REDIRECT_STATUSES and location:
-                target = urljoin(current, location.strip())
+                try:
+                    target = urljoin(current, location.strip())
+                except ValueError:  # urljoin validates the authority ("Invalid IPv6 URL")
+                    target = location.strip()
                 refusal = _scheme_refusal(target, "redirect to unsupported scheme")
                 if refusal is None and target in seen:
                     refusal = f"redirect loop: {current} -> {target}"
@@ -225,7 +228,11 @@ class Fetcher:
                     hop = _Hop(str(response.url), status, response.headers)
                     if 200 <= status < 300:
                         hop.body = _read_body(response, cap)
-                    elif status != 304:
+                    elif status == 304:
+                        # Reading the empty body lets the connection go back to the pool.
+                        for _ in response.iter_raw():
+                            pass
+                    else:
                         _drain(response)
                         hop.error = f"HTTP {status} {response.reason_phrase}".rstrip()
                         if status in (429, 503):
@@ -238,6 +245,8 @@ class Fetcher:
             hop.error = f"unsupported URL: {_one_line(exc)}"
         except httpx.ConnectError as exc:
             hop.error = f"cannot connect: {_one_line(exc)}"
+        except httpx.ProtocolError as exc:
+            hop.error = f"bad response: {_one_line(exc)}"
         except (httpx.TransportError, httpcore.NetworkError, OSError) as exc:
             hop.error = f"network error: {_one_line(exc)}"
         except (httpx.InvalidURL, httpx.HTTPError, ValueError) as exc:
@@ -431,7 +440,10 @@ def _failed(
 
 
 def _scheme_refusal(url: str, message: str) -> str | None:
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL"
+        return f"invalid URL ({exc}): {url[:200]}"
     if scheme in ("http", "https"):
         return None
     return f"{message} {scheme or '(none)'!r}: {url[:200]}"

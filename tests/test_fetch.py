@@ -4,19 +4,33 @@ HTTP, and raw sockets started here for servers that misbehave (drip, reset, lie)
 from __future__ import annotations
 
 import gzip
+import random
 import socket
+import struct
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ereputation import __version__
 from ereputation.config import FetchSettings
 from ereputation.fetch import (
+    MAX_BACKOFF,
+    MAX_REDIRECTS,
+    MAX_RETRY_AFTER,
+    ROBOTS_ERROR_TTL,
+    ROBOTS_TTL,
     Fetcher,
+    next_poll_delay,
+    parse_retry_after,
 )
 
 FAST = FetchSettings(timeout=2, host_delay=0.0, per_host=4)
@@ -288,3 +302,416 @@ def test_fetcher_still_works_after_a_deadline(raw_server, site):
     with Fetcher(FetchSettings(timeout=1)) as fetcher:
         assert fetcher.fetch(server.url).error is not None
         assert fetcher.fetch(url).body == b"<rss/>"
+
+
+# -- redirects and schemes --------------------------------------------------------------------
+
+
+def test_redirects_are_followed_absolute_and_relative(site, fetcher):
+    site.add("/old", status=301, Location=site.url("/middle"))
+    site.add("/middle", status=302, Location="final")
+    final = site.add("/final", "<rss/>")
+    result = fetcher.fetch(site.url("/old"))
+    assert result.ok and result.body == b"<rss/>"
+    assert result.url == site.url("/old")
+    assert result.final_url == final
+
+
+def test_redirect_loop_ends_with_a_clear_error(site, fetcher):
+    site.add("/a", status=302, Location="/b")
+    site.add("/b", status=302, Location="/a")
+    result = fetcher.fetch(site.url("/a"))
+    assert not result.ok
+    assert result.error == f"redirect loop: {site.url('/b')} -> {site.url('/a')}"
+    assert len(site.hits("/a")) == 1 and len(site.hits("/b")) == 1
+
+
+def test_redirect_chain_is_limited(site, fetcher):
+    for i in range(MAX_REDIRECTS + 1):
+        site.add(f"/r{i}", status=307, Location=f"/r{i + 1}")
+    site.add(f"/r{MAX_REDIRECTS + 1}", "<rss/>")
+    assert fetcher.fetch(site.url("/r1")).body == b"<rss/>"  # exactly MAX_REDIRECTS hops
+    result = fetcher.fetch(site.url("/r0"))
+    assert result.error.startswith(f"too many redirects (more than {MAX_REDIRECTS})")
+    assert result.body is None
+
+
+@pytest.mark.parametrize("target", ["ftp://example.com/feed", "file:///etc/passwd"])
+def test_redirect_to_other_schemes_is_refused(site, fetcher, target):
+    url = site.add("/sneaky", status=302, Location=target)
+    result = fetcher.fetch(url)
+    scheme = target.split(":")[0]
+    assert result.error == f"redirect to unsupported scheme '{scheme}': {target}"
+    assert result.final_url == target
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/feed", "file:///etc/passwd", "javascript:alert(1)", "example.com"]
+)
+def test_only_http_and_https_urls_are_fetched(fetcher, url):
+    result = fetcher.fetch(url)
+    assert not result.ok
+    assert result.error.startswith("unsupported URL scheme")
+
+
+def test_redirect_without_location_is_an_error(site, fetcher):
+    result = fetcher.fetch(site.add("/moved", status=301))
+    assert result.status == 301
+    assert result.error == "HTTP 301 Moved Permanently"
+
+
+# -- errors become values ---------------------------------------------------------------------
+
+
+def test_http_errors_keep_their_status(site, fetcher):
+    result = fetcher.fetch(site.add("/boom", "oops", status=500))
+    assert result.status == 500 and result.body is None
+    assert result.error == "HTTP 500 Internal Server Error"
+    assert result.retry_after is None
+    missing = fetcher.fetch(site.url("/nothing-here"))
+    assert missing.status == 404 and missing.error == "HTTP 404 Not Found"
+
+
+def test_too_many_requests_gives_retry_after_in_seconds(site, fetcher):
+    result = fetcher.fetch(site.add("/busy", status=429, Retry_After="120"))
+    assert result.status == 429
+    assert result.error == "HTTP 429 Too Many Requests"
+    assert result.retry_after == 120.0
+
+
+def test_unavailable_gives_retry_after_from_a_date(site, fetcher):
+    when = format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)
+    result = fetcher.fetch(site.add("/down", status=503, Retry_After=when))
+    assert result.error == "HTTP 503 Service Unavailable"
+    assert 3500 < result.retry_after <= 3600
+
+
+def test_retry_after_parsing():
+    now = datetime(2025, 5, 5, 10, 0, tzinfo=UTC)
+    assert parse_retry_after("30", now) == 30.0
+    assert parse_retry_after(" 30 ", now) == 30.0
+    assert parse_retry_after("99999999", now) == MAX_RETRY_AFTER
+    assert parse_retry_after("Mon, 05 May 2025 10:02:00 GMT", now) == 120.0
+    assert parse_retry_after("Mon, 05 May 2025 09:00:00 GMT", now) == 0.0
+    assert parse_retry_after("Fri, 05 May 2045 09:00:00 GMT", now) == MAX_RETRY_AFTER
+    assert parse_retry_after("soon", now) is None
+    assert parse_retry_after("-5", now) is None
+    assert parse_retry_after("", now) is None
+    assert parse_retry_after(None, now) is None
+
+
+def test_connection_refused_is_an_error(fetcher):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = fetcher.fetch(f"http://127.0.0.1:{port}/feed")
+    assert result.status is None
+    assert result.error.startswith("cannot connect:")
+    assert "refused" in result.error.lower()
+
+
+def test_connection_reset_is_an_error(raw_server, fetcher):
+    def reset(conn: socket.socket) -> None:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    result = fetcher.fetch(raw_server(reset).url)
+    assert result.status is None
+    assert result.error.startswith("network error:")
+
+
+def test_garbage_instead_of_http_is_an_error(raw_server, fetcher):
+    server = raw_server(lambda conn: conn.sendall(b"SSH-2.0-OpenSSH_9.0\r\n\r\n"))
+    result = fetcher.fetch(server.url)
+    assert result.status is None
+    assert result.error.startswith("bad response:")
+
+
+@pytest.mark.parametrize("url", ["http://", "http://[::1", "http://exa mple.com/"])
+def test_malformed_urls_are_errors(fetcher, url):
+    result = fetcher.fetch(url)
+    assert not result.ok and result.error
+
+
+def test_unsendable_validator_is_an_error_not_an_exception(site, fetcher):
+    url = site.add("/feed.xml", "<rss/>")
+    result = fetcher.fetch(url, etag='"a"\r\nX-Injected: 1')
+    assert not result.ok
+    assert site.hits("/feed.xml") == []
+
+
+# -- connection reuse -------------------------------------------------------------------------
+
+
+def test_one_connection_is_reused_across_200_304_and_404(site, fetcher):
+    ports: list[int] = []
+
+    def handler(status: int) -> Callable[[BaseHTTPRequestHandler], None]:
+        def handle(request: BaseHTTPRequestHandler) -> None:
+            ports.append(request.client_address[1])
+            if request.headers.get("If-None-Match") == '"v"':
+                status_now = 304
+            else:
+                status_now = status
+            request.send_response(status_now)
+            request.send_header("ETag", '"v"')
+            if status_now != 304:
+                request.send_header("Content-Length", "6")
+            request.end_headers()
+            if status_now != 304:
+                request.wfile.write(b"<rss/>")
+
+        return handle
+
+    feed = site.add_handler("/feed.xml", handler(200))
+    gone = site.add_handler("/gone.xml", handler(404))
+    assert fetcher.fetch(feed).ok
+    assert fetcher.fetch(feed, etag='"v"').not_modified
+    assert fetcher.fetch(gone).status == 404
+    assert fetcher.fetch(feed).ok
+    assert len(ports) == 4 and len(set(ports)) == 1
+
+
+def test_many_threads_share_one_fetcher(site):
+    urls = [site.add(f"/f{i}.xml", f"<rss>{i}</rss>") for i in range(40)]
+    urls += [u.replace("127.0.0.1", "localhost") for u in urls[:10]]
+    with Fetcher(FetchSettings(timeout=5, per_host=3, host_delay=0.0)) as fetcher:
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(fetcher.fetch, urls))
+    assert all(r.ok for r in results)
+    assert [r.body for r in results[:40]] == [f"<rss>{i}</rss>".encode() for i in range(40)]
+
+
+# -- politeness -------------------------------------------------------------------------------
+
+
+def _tracking_handler(
+    hold: float, barrier: threading.Barrier | None = None
+) -> tuple[Callable[[BaseHTTPRequestHandler], None], dict[str, float]]:
+    """A handler that records the most requests it had in flight at once."""
+    state = {"now": 0, "max": 0}
+    lock = threading.Lock()
+
+    def handle(request: BaseHTTPRequestHandler) -> None:
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+        try:
+            if barrier is not None:
+                barrier.wait(timeout=5)
+            time.sleep(hold)
+        finally:
+            with lock:
+                state["now"] -= 1
+        request.send_response(200)
+        request.send_header("Content-Length", "2")
+        request.end_headers()
+        request.wfile.write(b"ok")
+
+    return handle, state
+
+
+def test_per_host_limits_requests_in_flight(site):
+    handle, state = _tracking_handler(hold=0.1)
+    url = site.add_handler("/slow", handle)
+    with Fetcher(FetchSettings(timeout=5, per_host=1, host_delay=0.0)) as fetcher:
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda _: fetcher.fetch(url), range(4)))
+    assert all(r.ok for r in results)
+    assert state["max"] == 1
+
+
+def test_per_host_allows_that_many_at_once(site):
+    # The barrier only opens when two requests are in the server together.
+    handle, state = _tracking_handler(hold=0.05, barrier=threading.Barrier(2))
+    url = site.add_handler("/pair", handle)
+    with Fetcher(FetchSettings(timeout=5, per_host=2, host_delay=0.0)) as fetcher:
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda _: fetcher.fetch(url), range(4)))
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert state["max"] == 2
+
+
+def test_different_hosts_do_not_wait_for_each_other(site):
+    # per_host=1, yet both requests must be in the server together to pass the barrier.
+    handle, _ = _tracking_handler(hold=0.0, barrier=threading.Barrier(2))
+    url = site.add_handler("/both", handle)
+    other_host = url.replace("127.0.0.1", "localhost")
+    with Fetcher(FetchSettings(timeout=5, per_host=1, host_delay=5.0)) as fetcher:
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(fetcher.fetch, [url, other_host]))
+    assert all(r.ok for r in results), [r.error for r in results]
+
+
+def test_host_delay_spaces_request_starts(site):
+    arrivals: list[float] = []
+
+    def handle(request: BaseHTTPRequestHandler) -> None:
+        arrivals.append(time.monotonic())
+        request.send_response(200)
+        request.send_header("Content-Length", "2")
+        request.end_headers()
+        request.wfile.write(b"ok")
+
+    url = site.add_handler("/spaced", handle)
+    with Fetcher(FetchSettings(timeout=5, per_host=4, host_delay=0.3)) as fetcher:
+        with ThreadPoolExecutor(3) as pool:
+            results = list(pool.map(lambda _: fetcher.fetch(url), range(3)))
+    assert all(r.ok for r in results)
+    arrivals.sort()
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    # Starts are 0.3 s apart on our side; arrival can shift by connection setup.
+    assert len(gaps) == 2 and min(gaps) > 0.2
+
+
+# -- robots.txt -------------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+ROBOTS = """\
+User-agent: *
+Disallow: /private/
+
+User-agent: ereputation
+Disallow: /no-bots/
+Disallow: /private/
+"""
+
+
+def test_robots_disallowed_url_is_never_contacted(site, fetcher):
+    site.add("/robots.txt", ROBOTS)
+    blocked = site.add("/no-bots/page.html", "<html/>")
+    allowed = site.add("/news/page.html", "<html/>")
+    result = fetcher.fetch(blocked, obey_robots=True)
+    assert result.error == "disallowed by robots.txt"
+    assert result.status is None and not result.ok
+    assert site.hits("/no-bots/page.html") == []
+    assert fetcher.fetch(allowed, obey_robots=True).body == b"<html/>"
+
+
+def test_robots_ignored_unless_asked(site, fetcher):
+    site.add("/robots.txt", "User-agent: *\nDisallow: /\n")
+    feed = site.add("/feed.xml", "<rss/>")
+    assert fetcher.fetch(feed).body == b"<rss/>"
+    assert site.hits("/robots.txt") == []
+
+
+def test_robots_group_for_another_agent_does_not_apply(site, fetcher):
+    site.add("/robots.txt", "User-agent: GPTBot\nDisallow: /\n")
+    page = site.add("/article.html", "<html/>")
+    assert fetcher.fetch(page, obey_robots=True).ok
+
+
+def test_robots_fetched_once_per_host_then_cached_for_a_while(site):
+    site.add("/robots.txt", ROBOTS)
+    page = site.add("/a.html", "<html/>")
+    clock = FakeClock()
+    with Fetcher(FAST, clock=clock) as fetcher:
+        for _ in range(3):
+            assert fetcher.fetch(page, obey_robots=True).ok
+        assert len(site.hits("/robots.txt")) == 1
+        assert site.hits("/robots.txt")[0].headers["User-Agent"].startswith("ereputation/")
+        clock.now += ROBOTS_TTL + 1
+        assert fetcher.fetch(page, obey_robots=True).ok
+        assert len(site.hits("/robots.txt")) == 2
+
+
+def test_robots_fetched_once_when_many_threads_ask_together(site):
+    site.add("/robots.txt", ROBOTS)
+    pages = [site.add(f"/p{i}.html", "<html/>") for i in range(8)]
+    with Fetcher(FetchSettings(timeout=5, per_host=8, host_delay=0.0)) as fetcher:
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda u: fetcher.fetch(u, obey_robots=True), pages))
+    assert all(r.ok for r in results)
+    assert len(site.hits("/robots.txt")) == 1
+
+
+def test_missing_robots_allows_everything(site, fetcher):
+    page = site.add("/private/page.html", "<html/>")  # no /robots.txt route: 404
+    assert fetcher.fetch(page, obey_robots=True).ok
+
+
+def test_robots_server_error_blocks_the_host_for_a_while(site):
+    site.add("/robots.txt", "oops", status=503)
+    page = site.add("/page.html", "<html/>")
+    clock = FakeClock()
+    with Fetcher(FAST, clock=clock) as fetcher:
+        result = fetcher.fetch(page, obey_robots=True)
+        assert result.error == (
+            "disallowed by robots.txt (robots.txt unreachable: HTTP 503 Service Unavailable)"
+        )
+        assert site.hits("/page.html") == []
+        site.add("/robots.txt", "User-agent: *\nAllow: /\n")
+        assert not fetcher.fetch(page, obey_robots=True).ok  # still within the error period
+        clock.now += ROBOTS_ERROR_TTL + 1
+        assert fetcher.fetch(page, obey_robots=True).ok
+
+
+def test_unreachable_robots_blocks_the_host(raw_server, fetcher):
+    server = raw_server(
+        lambda conn: conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    )
+    result = fetcher.fetch(server.url + "page.html", obey_robots=True)
+    assert result.error.startswith("disallowed by robots.txt (robots.txt unreachable: network")
+
+
+def test_robots_checked_on_redirect_targets(site, fetcher):
+    site.add("/robots.txt", ROBOTS)
+    site.add("/go", status=302, Location="/private/secret.html")
+    site.add("/private/secret.html", "<html/>")
+    result = fetcher.fetch(site.url("/go"), obey_robots=True)
+    assert result.error == "disallowed by robots.txt"
+    assert result.final_url == site.url("/private/secret.html")
+    assert site.hits("/private/secret.html") == []
+
+
+# -- backoff ----------------------------------------------------------------------------------
+
+
+def test_backoff_doubles_then_caps_at_a_day():
+    assert next_poll_delay(900, 0) == 900
+    assert next_poll_delay(900, 1) == 1800
+    assert next_poll_delay(900, 3) == 7200
+    assert next_poll_delay(900, 10) == MAX_BACKOFF
+    assert next_poll_delay(900, 10_000) == MAX_BACKOFF
+    assert next_poll_delay(3 * 86400, 5) == 3 * 86400  # a weekly-ish source stays as slow
+
+
+def test_backoff_never_sooner_than_retry_after():
+    assert next_poll_delay(900, 0, retry_after=3600) == 3600
+    assert next_poll_delay(900, 1, retry_after=60) == 1800
+
+
+def test_backoff_jitter_comes_from_the_given_random():
+    first = next_poll_delay(900, 4, rng=random.Random(7))
+    assert first == next_poll_delay(900, 4, rng=random.Random(7))
+    assert 0.8 * 900 * 16 <= first <= 900 * 16
+    spread = {next_poll_delay(900, 4, rng=random.Random(seed)) for seed in range(20)}
+    assert len(spread) > 1
+
+
+@given(
+    every=st.integers(1, 7 * 86400),
+    failures=st.integers(0, 1000),
+    retry_after=st.none() | st.floats(0, MAX_RETRY_AFTER),
+    seed=st.none() | st.integers(0, 2**32),
+)
+def test_backoff_bounds(every, failures, retry_after, seed):
+    rng = None if seed is None else random.Random(seed)
+    delay = next_poll_delay(every, failures, retry_after, rng=rng)
+    assert delay >= every
+    assert retry_after is None or delay >= retry_after
+    assert delay <= max(MAX_BACKOFF, every, retry_after or 0)
+    if seed is None:
+        assert next_poll_delay(every, failures + 1, retry_after) >= delay
+
+
+def test_redirect_to_a_malformed_url_is_an_error(site, fetcher):
+    result = fetcher.fetch(site.add("/bad-redirect", status=302, Location="http://[::1/feed"))
+    assert result.error.startswith("bad response: Invalid URL in location header")
