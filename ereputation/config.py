@@ -729,6 +729,9 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).strip()
 
 
+_MESSAGE_MAX = 400
+
+
 class _Reader:
     """Walks the YAML tree once, collecting every problem instead of stopping at the first."""
 
@@ -736,6 +739,10 @@ class _Reader:
         self.problems: list[str] = []
 
     def report(self, place: str, line: int | None, message: str) -> None:
+        if len(message) > _MESSAGE_MAX:  # a pasted novel must not drown the other problems
+            message = message[: _MESSAGE_MAX - 1] + "…"
+        if len(place) > 120:
+            place = place[:119] + "…"
         where = f"{place} (line {line})" if line is not None else place
         self.problems.append(f"{where}: {message}" if where else message)
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from ereputation.config import EmailSettings
-from ereputation.errors import ConfigError
+from ereputation.errors import MailError
 
 CREDENTIALS_DIRECTORY = "CREDENTIALS_DIRECTORY"
 
@@ -24,8 +24,10 @@ def smtp_password(email: EmailSettings) -> str | None:
     ``LoadCredential=`` provides.  One trailing newline in the file is dropped (editors add
     it); any other whitespace is kept, since it may be part of the password.
 
-    Raises ``ConfigError`` when the credentials file exists but cannot be read, or is empty:
-    silently sending without a password would only fail later with a vaguer SMTP error.
+    Raises ``MailError`` when the credentials file exists but cannot be read, or is empty:
+    sending without a password would only fail later with a vaguer SMTP error.  It is a
+    ``MailError`` so callers treat it like any failed delivery: record it, retry later (by
+    then someone may have fixed the file), never lose the message.
     """
     from_env = os.environ.get(email.password_env)
     if from_env:
@@ -39,21 +41,21 @@ def smtp_password(email: EmailSettings) -> str | None:
     except FileNotFoundError:
         return None
     except OSError as err:
-        raise ConfigError(
-            [f"${CREDENTIALS_DIRECTORY}/{email.password_file}: cannot read ({err.strerror})"]
+        raise MailError(
+            f"${CREDENTIALS_DIRECTORY}/{email.password_file}: cannot read ({err.strerror})",
+            hint="let the service user read it (systemd LoadCredential= does this)",
         ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ConfigError(
-            [f"${CREDENTIALS_DIRECTORY}/{email.password_file}: not UTF-8 text"]
+        raise MailError(
+            f"${CREDENTIALS_DIRECTORY}/{email.password_file}: not UTF-8 text",
+            hint="save the password file as UTF-8",
         ) from None
     password = text.removesuffix("\n").removesuffix("\r")
     if not password:
-        raise ConfigError(
-            [
-                f"${CREDENTIALS_DIRECTORY}/{email.password_file}: the file is empty — "
-                f"write the SMTP password in it, or set ${email.password_env}"
-            ]
+        raise MailError(
+            f"${CREDENTIALS_DIRECTORY}/{email.password_file}: the file is empty",
+            hint=f"write the SMTP password in it, or set ${email.password_env}",
         )
     return password

@@ -25,7 +25,7 @@ from ereputation.config import (
     parse_size,
 )
 from ereputation.credentials import smtp_password
-from ereputation.errors import ConfigError
+from ereputation.errors import ConfigError, MailError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -383,6 +383,11 @@ def test_unreadable_yaml_says_line_and_column_never_a_traceback(text: str, expec
     assert problem.startswith(expected), problem
 
 
+def test_a_huge_value_does_not_drown_the_other_problems() -> None:
+    found = problems_of(MINIMAL + f"timezone: {'a' * 5000}\npoll_every: soon\n")
+    assert len(found) == 2 and len(found[0]) < 450 and found[0].endswith("…")
+
+
 def test_tabs_get_a_hint() -> None:
     (problem,) = problems_of("brands:\n\t- name: x\n")
     assert problem.endswith("(YAML indents with spaces, not tabs)")
@@ -521,12 +526,13 @@ def test_smtp_password_unusable_file_is_an_error(
     monkeypatch.delenv("EREPUTATION_SMTP_PASSWORD", raising=False)
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
     (tmp_path / "smtp_password").write_text("\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="the file is empty"):
+    with pytest.raises(MailError, match="the file is empty") as caught:
         smtp_password(EmailSettings())
+    assert "EREPUTATION_SMTP_PASSWORD" in caught.value.hint
     if os.geteuid() != 0:  # root reads anything
         (tmp_path / "smtp_password").write_text("x", encoding="utf-8")
         (tmp_path / "smtp_password").chmod(0)
-        with pytest.raises(ConfigError, match="cannot read"):
+        with pytest.raises(MailError, match="cannot read"):
             smtp_password(EmailSettings())
 
 
