@@ -83,18 +83,17 @@ def stable_message_id(*parts: str, sender: str) -> str:
 def deliver(message: EmailMessage, email: EmailSettings, recipients: Sequence[str]) -> str:
     """Hand ``message`` over; return where it went (``smtp://host:port`` or the .eml path).
 
-    With ``email.smtp_host`` unset the message is written to ``email.outbox`` (temp file then
-    rename, so a reader never sees half a file) and that counts as delivered.  Raises
-    ``MailError`` when the server refuses or cannot be reached, or the outbox is unwritable.
+    With ``email.smtp_host`` unset, or no recipients, the message is written to ``email.outbox``
+    (temp file then rename, so a reader never sees half a file) and that counts as delivered.
+    Raises ``MailError`` when the server refuses or cannot be reached, or the outbox is unwritable.
     A message is delivered only when the server accepted it for at least one recipient.
     """
     if email.smtp_host is None:
         return str(write_outbox(message, email.outbox))
     if not recipients:
-        raise MailError(
-            "no recipient for this message",
-            hint="list addresses under `digest: to:` in feeds.yaml",
-        )
+        # Nobody to send to (no `digest: to:`): keep the message where the user can find it.
+        log.warning("no recipient under `digest: to:`; message written to %s", email.outbox)
+        return str(write_outbox(message, email.outbox))
     return _send_smtp(message, email, recipients)
 
 

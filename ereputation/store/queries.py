@@ -171,7 +171,7 @@ def record_alert(
             "fired_at": format_ts(fired_at),
         }
     )
-    return int(table.last_pk)  # type: ignore[union-attr]
+    return int(table.last_pk)  # type: ignore[union-attr,arg-type]
 
 
 def due_unsent_alerts(db: sqlite_utils.Database, since: datetime, now: datetime) -> list[Row]:

@@ -1,0 +1,163 @@
+"""Alerts end to end: stored history in SQLite, signals, one mail per check, cooldown, retries."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from test_digest import History
+
+from ereputation.alerting import check_and_alert
+from ereputation.config import AlertSettings, Brand, Config, DigestSettings, EmailSettings
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+BRAND = "Atlas Télécom"
+
+
+def make_config(tmp_path, smtp=None, language="fr", notify=()) -> Config:
+    mail = (
+        EmailSettings(
+            smtp_host=smtp.host,
+            smtp_port=smtp.port,
+            starttls=False,
+            sender="e-réputation <alerts@example.ma>",
+        )
+        if smtp
+        else EmailSettings(outbox=tmp_path / "outbox")
+    )
+    return Config(
+        path=tmp_path / "feeds.yaml",
+        database=tmp_path / "x.db",
+        brands=(Brand(BRAND, owned=("atlastelecom.ma",), alerts=AlertSettings(notify=notify)),),
+        digest=DigestSettings(language=language, to=("com@example.ma",)),
+        email=mail,
+    )
+
+
+@pytest.fixture
+def history(tmp_path) -> History:
+    """Two quiet weeks: two third-party mentions a day, monitored (found) as they came."""
+    h = History(tmp_path / "x.db")
+    for day in range(1, 16):
+        for n in range(2):
+            h.mention(NOW - timedelta(days=day, hours=3 + n), outlet="le360.ma")
+    return h
+
+
+def burst(
+    h: History,
+    count: int,
+    label: str = "neutral",
+    outlet: str = "le360.ma",
+    owned: bool = False,
+    title: str = "Atlas Télécom",
+) -> None:
+    for n in range(count):
+        h.mention(
+            NOW - timedelta(minutes=20 + n), label=label, outlet=outlet, owned=owned, title=title
+        )
+
+
+def alert_rows(h: History):
+    return list(h.db.query("SELECT * FROM alerts ORDER BY id"))
+
+
+def test_quiet_history_fires_nothing(tmp_path, smtp, history):
+    burst(history, 2)
+    assert check_and_alert(make_config(tmp_path, smtp), history.db, NOW) == []
+    assert alert_rows(history) == [] and smtp.messages == []
+
+
+def test_an_owned_burst_fires_nothing(tmp_path, smtp, history):
+    burst(history, 40, label="negative", outlet="atlastelecom.ma", owned=True)
+    assert check_and_alert(make_config(tmp_path, smtp), history.db, NOW) == []
+    assert smtp.messages == []
+
+
+def test_a_first_run_over_a_backlog_fires_nothing(tmp_path, smtp):
+    h = History(tmp_path / "x.db")
+    found = NOW - timedelta(minutes=5)  # everything stored by this first poll
+    for day in range(2, 10):
+        for n in range(6):
+            h.mention(
+                NOW - timedelta(days=day, hours=n),
+                outlet=f"site{n}.ma",
+                label="negative",
+                found_at=found,
+            )
+    for n in range(12):  # a busy last day, but no monitored baseline to call it a surge
+        h.mention(NOW - timedelta(hours=2, minutes=n), outlet=f"new{n}.ma", found_at=found)
+    assert check_and_alert(make_config(tmp_path, smtp), h.db, NOW) == []
+    assert smtp.messages == []
+
+
+def test_several_signals_go_in_one_message_and_are_stored(tmp_path, smtp, history):
+    burst(history, 8, label="negative")
+    burst(history, 6, outlet="goud.ma", title="<script>alert(1)</script> Atlas")
+    fired = check_and_alert(make_config(tmp_path, smtp), history.db, NOW)
+    assert sorted(s.kind for s in fired) == ["negative_wave", "new_voice", "surge"]
+    (message,) = smtp.wait_for(1)
+    assert message["Subject"].startswith("Alerte Atlas Télécom : ")
+    assert message["X-Ereputation-Brand"] == BRAND
+    assert "ereputation alert" in message["List-Id"]
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "14 mentions par des tiers en 24 h contre une médiane de 2/jour" in text
+    assert "8 mentions négatives sur 14 par des tiers en 24 h (57 %)" in text
+    assert "première mention par goud.ma" in text
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    rows = alert_rows(history)
+    assert len(rows) == 3 and all(r["sent_at"] for r in rows)
+    assert all(r["attempts"] == 1 for r in rows)
+
+
+def test_cooldown_one_mail_per_brand_and_kind(tmp_path, smtp, history):
+    burst(history, 14)
+    config = make_config(tmp_path, smtp, language="en")
+    assert [s.kind for s in check_and_alert(config, history.db, NOW)] == ["surge"]
+    assert check_and_alert(config, history.db, NOW + timedelta(hours=1)) == []
+    assert len(smtp.wait_for(1)) == 1
+    again = check_and_alert(config, history.db, NOW + timedelta(hours=6, minutes=1))
+    assert [s.kind for s in again] == ["surge"]  # still surging once the cooldown is over
+    messages = smtp.wait_for(2)
+    assert len(messages) == 2
+    assert messages[0]["Subject"] == "Alert Atlas Télécom: Surge"
+
+
+def test_a_refused_alert_is_retried_and_sent_once(tmp_path, smtp, history):
+    burst(history, 14)
+    config = make_config(tmp_path, smtp)
+    smtp.fail_with = "451 try later"
+    assert [s.kind for s in check_and_alert(config, history.db, NOW)] == ["surge"]
+    (row,) = alert_rows(history)
+    assert row["sent_at"] is None and row["attempts"] == 1 and "451" in row["last_error"]
+    smtp.fail_with = None
+    check_and_alert(config, history.db, NOW + timedelta(seconds=30))  # backoff not elapsed
+    assert smtp.messages == []
+    assert check_and_alert(config, history.db, NOW + timedelta(minutes=5)) == []  # no new signal
+    check_and_alert(config, history.db, NOW + timedelta(minutes=10))
+    assert len(smtp.wait_for(1)) == 1
+    (row,) = alert_rows(history)
+    assert row["sent_at"] and row["attempts"] == 2 and row["last_error"] is None
+
+
+def test_without_smtp_alerts_go_to_the_outbox(tmp_path, history):
+    burst(history, 14)
+    check_and_alert(make_config(tmp_path), history.db, NOW)
+    (path,) = (tmp_path / "outbox").iterdir()
+    assert path.suffix == ".eml"
+    assert alert_rows(history)[0]["sent_at"]
+
+
+def test_a_failing_channel_is_a_warning_and_the_mail_still_goes(tmp_path, smtp, history, caplog):
+    burst(history, 14)
+    config = make_config(tmp_path, smtp, notify=("json://127.0.0.1:1/hook", "nonsense://x"))
+    with caplog.at_level(logging.WARNING):
+        fired = check_and_alert(config, history.db, NOW)
+    assert [s.kind for s in fired] == ["surge"]
+    assert len(smtp.wait_for(1)) == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("json://" in w for w in warnings)
+    assert any("nonsense://" in w for w in warnings)
+    assert not any("127.0.0.1:1/hook" in w for w in warnings)  # URLs can hold tokens
