@@ -88,6 +88,23 @@ def test_example_feeds_yaml_documents_every_key_the_loader_accepts() -> None:
     assert undocumented == set()
 
 
+def test_the_feeds_yaml_of_design_md_loads() -> None:
+    """DESIGN.md's snippet is the key contract with users: it must stay valid."""
+    from conftest import SHARED
+
+    design = SHARED / "DESIGN.md"
+    if not design.is_file():
+        pytest.skip("../shared/DESIGN.md is not beside the clone")
+    snippet = re.search(
+        r"## Configuration: feeds.yaml\n```yaml\n(.*?)```", design.read_text(), re.S
+    )
+    assert snippet, "DESIGN.md has no feeds.yaml snippet any more"
+    config = parse(snippet[1])
+    assert config.brand("Atlas Télécom").owned == ("atlastelecom.ma", "twitter.com/atlastelecom")
+    assert [s.kind for s in config.sources] == ["feed", "page", "search"]
+    assert config.email.smtp_port == 587 and config.email.sender.startswith("e-réputation")
+
+
 # --------------------------------------------------------------------------- good values
 
 
