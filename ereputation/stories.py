@@ -1,0 +1,169 @@
+"""Near-duplicate detection: one story, however many outlets copy or rewrite it.
+
+Agencies' dispatches are republished by every outlet, lightly rewritten: sentences moved,
+synonyms, another title, a quote cut.  Users want one story with its outlets, not ten hits.
+
+Design (see docs/extraction.md for the measurements):
+
+- **Normalisation** that works for French and Arabic: NFKD then no combining marks
+  (French accents, Arabic harakat), case folded, Arabic letter forms unified
+  (أ إ آ ٱ → ا, ى → ي, ة → ه, ؤ → و, ئ → ي, no tatweel), Arabic-Indic digits → 0-9,
+  punctuation → space; the article ``ال`` and the clitics ``و ف ب ك ل`` before it are
+  stripped, French elisions fall off with the punctuation, a final plural ``s``/``x`` too;
+  stop words of fr/en/ar are dropped.
+- **Features**: the set of content words of the title and of the *lead* (the first
+  ``LEAD_WORDS`` content words of the text).  Single words, not shingles: a light rewrite
+  reorders clauses, which breaks most shingles but keeps the words.  The lead, not the whole
+  text: rewrites keep the facts of the lead, outlets add or cut context further down, and a
+  feed summary then compares fairly with a full article.
+- **MinHash** of that set with ``PERMUTATIONS`` hash functions: the share of equal slots
+  estimates the Jaccard similarity of two feature sets.  The fingerprint is text
+  (``m1:`` + hex), so it goes in ``stories.fingerprint`` as is.
+- **Index**: ``story_keys`` cuts the signature into ``BANDS`` bands (LSH banding); two
+  stories share at least one key with probability ``1 - (1 - J**r)**BANDS`` — about 0.97
+  at the ``THRESHOLD`` similarity and 0.3 at half of it — so the store can look up
+  candidates by key and confirm each with ``same_story``, instead of scanning every story.
+  Scanning is also fine: ``story_similarity`` costs a few microseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from functools import lru_cache
+
+import numpy as np
+
+PERMUTATIONS = 64
+BANDS = 32  # of PERMUTATIONS // BANDS rows each
+LEAD_WORDS = 80
+THRESHOLD = 0.30  # estimated Jaccard of content words at and above which two items are one story
+_VERSION = "m1"
+_PRIME = (1 << 31) - 1  # a Mersenne prime; features and coefficients are below it
+_EMPTY = "e"  # fingerprint of an item without words: it matches nothing
+
+_ARABIC_FORMS = str.maketrans(
+    {
+        "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي",
+        "ـ": None, "٠": "0", "١": "1", "٢": "2", "٣": "3", "٤": "4", "٥": "5", "٦": "6",
+        "٧": "7", "٨": "8", "٩": "9", "۰": "0", "۱": "1", "۲": "2", "۳": "3", "۴": "4",
+        "۵": "5", "۶": "6", "۷": "7", "۸": "8", "۹": "9",
+    }
+)  # fmt: skip
+_ARABIC_ARTICLE = re.compile(r"^(?:و|ف)?(?:ب|ك|ل)?(?:ال|لل)(?=\w{2,})")
+_WORD = re.compile(r"\w+")
+_ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
+
+_STOP_WORDS: frozenset[str] = frozenset(
+    # French
+    "le la les un une des du de d l au aux et ou mais donc or ni car ce cet cette ces se sa son"
+    " ses leur leurs en dans par pour sur sous avec sans entre chez vers a est ont sont ete etre"
+    " avoir fait qui que quoi dont ou il elle ils elles on nous vous je tu ne pas plus moins"
+    " tres aussi comme si y selon apres avant depuis lors alors tout tous toute toutes meme"
+    " qu c n s j m t"
+    # English
+    " the an of to in on at for with by from and or but is are was were be been has have had"
+    " it its this that these those as not which who will would said says"
+    # Arabic (after normalisation: forms unified, article stripped)
+    " في من الي علي عن مع ان او ثم قد لقد كان كانت هذا هذه ذلك تلك التي الذي الذين و ف ب ل"
+    " ما لا لم لن هو هي هم كما حيث بين بعد قبل عند خلال حول وقال قال وقالت قالت ايضا يوم"
+    " او وفي وهو وهي به بها له لها فيه فيها منه منها عليه عليها".split()
+)
+
+
+def normalise_words(text: str) -> list[str]:
+    """Content words of ``text`` after normalisation (see the module docstring)."""
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.translate(_ARABIC_FORMS)
+    words = []
+    for word in _WORD.findall(text):
+        word = word.replace("_", "")
+        if _ARABIC_LETTER.search(word):
+            word = _ARABIC_ARTICLE.sub("", word)
+        elif len(word) > 3 and word[-1] in "sx" and not word.isdigit():
+            word = word[:-1]
+        if len(word) > 1 and word not in _STOP_WORDS:
+            words.append(word)
+    return words
+
+
+def story_features(title: str, text: str) -> set[str]:
+    """The set a fingerprint summarises: content words of the title and of the lead."""
+    return set(normalise_words(title or "")) | set(normalise_words(text or "")[:LEAD_WORDS])
+
+
+def story_fingerprint(title: str, text: str) -> str:
+    """A compact, storable (TEXT) signature of the story told by ``title`` and ``text``.
+
+    Deterministic across processes and machines (no ``hash()``, fixed seeds).  An item with
+    no words gets a fingerprint that is similar to nothing.
+    """
+    features = story_features(title, text)
+    if not features:
+        return f"{_VERSION}:{_EMPTY}"
+    values = np.fromiter((_hash32(f) for f in features), dtype=np.uint64, count=len(features))
+    a, b = _coefficients()
+    # (a*x + b) mod p for every (permutation, feature).  With a, x < p = 2**31 - 1 the
+    # product wraps around p many times (a good permutation) and stays below 2**62, so
+    # uint64 arithmetic does not overflow.
+    hashed = (a[:, None] * values[None, :] + b[:, None]) % np.uint64(_PRIME)
+    signature = hashed.min(axis=1).astype(">u4")
+    return f"{_VERSION}:{signature.tobytes().hex()}"
+
+
+def story_similarity(a: str, b: str) -> float:
+    """Estimated Jaccard similarity (0…1) of the stories behind two fingerprints.
+
+    Fingerprints that are empty, malformed or of another version have similarity 0.
+    """
+    sig_a, sig_b = _signature(a), _signature(b)
+    if sig_a is None or sig_b is None:
+        return 0.0
+    return float(np.count_nonzero(sig_a == sig_b)) / PERMUTATIONS
+
+
+def same_story(a: str, b: str) -> bool:
+    """Whether two fingerprints are one story (copy or light rewrite): similarity >= THRESHOLD."""
+    return story_similarity(a, b) >= THRESHOLD
+
+
+def story_keys(fingerprint: str) -> list[str]:
+    """LSH band keys of a fingerprint, for an index: similar stories share at least one key.
+
+    Keys look like ``m1.7.0a1b2c3d4e5f6a7b`` (version, band number, band hash); an empty or
+    malformed fingerprint has no keys.
+    """
+    signature = _signature(fingerprint)
+    if signature is None:
+        return []
+    rows = PERMUTATIONS // BANDS
+    return [
+        f"{_VERSION}.{band}.{signature[band * rows : (band + 1) * rows].tobytes().hex()}"
+        for band in range(BANDS)
+    ]
+
+
+def _hash32(feature: str) -> int:
+    digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % _PRIME
+
+
+@lru_cache(maxsize=1)
+def _coefficients() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(20240305)  # fixed: fingerprints are stored and compared later
+    a = rng.integers(1, _PRIME, size=PERMUTATIONS, dtype=np.uint64)
+    b = rng.integers(0, _PRIME, size=PERMUTATIONS, dtype=np.uint64)
+    return a, b
+
+
+@lru_cache(maxsize=8192)
+def _signature(fingerprint: str) -> np.ndarray | None:
+    version, _, body = fingerprint.partition(":")
+    if version != _VERSION or len(body) != PERMUTATIONS * 8:
+        return None
+    try:
+        return np.frombuffer(bytes.fromhex(body), dtype=">u4")
+    except ValueError:
+        return None

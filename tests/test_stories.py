@@ -1,0 +1,112 @@
+"""Story grouping: copies and rewrites are one story, other stories on the same brand are not."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ereputation.stories import (
+    normalise_words,
+    same_story,
+    story_fingerprint,
+    story_keys,
+    story_similarity,
+)
+
+ITEMS = json.loads((Path(__file__).parent / "data" / "stories" / "articles.json").read_text())
+
+
+def _pairs() -> tuple[int, int, int]:
+    """True positives, false positives, false negatives of same_story over all pairs."""
+    fps = [story_fingerprint(i["title"], i["text"]) for i in ITEMS]
+    tp = fp = fn = 0
+    for (i, a), (j, b) in itertools.combinations(enumerate(ITEMS), 2):
+        predicted, actual = same_story(fps[i], fps[j]), a["story"] == b["story"]
+        tp += predicted and actual
+        fp += predicted and not actual
+        fn += actual and not predicted
+    return tp, fp, fn
+
+
+def test_precision_and_recall_on_the_evaluation_set() -> None:
+    tp, fp, fn = _pairs()
+    assert tp + fn >= 15  # the set has enough positive pairs to mean something
+    assert tp / (tp + fp) >= 0.95
+    assert tp / (tp + fn) >= 0.9
+
+
+def test_rewrites_share_an_index_key_and_other_stories_mostly_do_not() -> None:
+    by_story: dict[str, list[str]] = {}
+    for item in ITEMS:
+        by_story.setdefault(item["story"], []).append(
+            story_fingerprint(item["title"], item["text"])
+        )
+    for fps in by_story.values():
+        for a, b in itertools.combinations(fps, 2):
+            assert set(story_keys(a)) & set(story_keys(b))
+    singles = [fps[0] for fps in by_story.values()]
+    sharing = sum(
+        bool(set(story_keys(a)) & set(story_keys(b))) for a, b in itertools.combinations(singles, 2)
+    )
+    assert sharing <= len(singles)  # candidates only; same_story then decides
+
+
+def test_exact_copy_from_another_outlet_is_the_same_story() -> None:
+    item = ITEMS[0]
+    copy = story_fingerprint(item["title"].upper(), item["text"] + "\nLire aussi : nos offres.")
+    assert story_similarity(story_fingerprint(item["title"], item["text"]), copy) > 0.8
+
+
+def test_summary_matches_full_article() -> None:
+    item = next(i for i in ITEMS if i["story"] == "fr-panne")
+    summary = item["text"].split(". ")[0]
+    assert same_story(
+        story_fingerprint(item["title"], summary), story_fingerprint(item["title"], item["text"])
+    )
+
+
+def test_normalisation_of_french_and_arabic() -> None:
+    assert normalise_words("L'opérateur ATLAS Télécom") == normalise_words(
+        "l operateur atlas telecom"
+    )
+    assert normalise_words("الأسعار") == normalise_words("أسعار") == normalise_words("اسعار")
+    assert normalise_words("بالمدرسة") == normalise_words("مدرسه")
+    assert normalise_words("٢٠٢٤") == ["2024"]
+    assert normalise_words("مُحَمَّد") == normalise_words("محمد")
+    assert "de" not in normalise_words("la baisse de prix")
+
+
+def test_fingerprint_is_stable_text() -> None:
+    fp = story_fingerprint("Atlas Télécom", "Une annonce")
+    assert fp == story_fingerprint("Atlas Télécom", "Une annonce")
+    assert fp.startswith("m1:") and len(fp) == 3 + 64 * 8
+    # pinned: a stored fingerprint must keep its meaning across releases
+    assert fp[:19] == story_fingerprint("atlas telecom", "une annonce")[:19]
+
+
+def test_items_without_words_match_nothing() -> None:
+    empty = story_fingerprint("", "… !!! ")
+    assert story_similarity(empty, empty) == 0.0
+    assert story_keys(empty) == []
+    assert not same_story(empty, story_fingerprint("Atlas", "Télécom"))
+
+
+def test_malformed_fingerprints_are_similar_to_nothing() -> None:
+    good = story_fingerprint("Atlas Télécom", "annonce")
+    for junk in ("", "m1:zz", "m2:" + good[3:], good[:-2], "garbage"):
+        assert story_similarity(junk, good) == 0.0
+        assert story_keys(junk) == []
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.text(max_size=80), st.text(max_size=300))
+def test_property_identical_items_are_one_story(title: str, text: str) -> None:
+    fp = story_fingerprint(title, text)
+    assert isinstance(fp, str)
+    if normalise_words(title + " " + text):
+        assert story_similarity(fp, fp) == 1.0
+        assert same_story(fp, fp)
