@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
 from .config import Config, EmailSettings
 from .digest import Digest, build_digest
-from .errors import MailError
-from .mail import compose_message, deliver, stable_message_id
-from .store import queries
+from .errors import EreputationError, MailError
+from .mail import compose_message, deliver, stable_message_id, write_outbox
+from .store import open_database, queries
 
 log = logging.getLogger(__name__)
 
@@ -173,3 +174,64 @@ def send_due_digests(
     for day in sorted(days):
         results.extend(send_digest(config, db, day, now, respect_backoff=True))
     return results
+
+
+def digest_command(
+    config: Config,
+    day: date | None,
+    *,
+    send: bool = False,
+    dry_run: bool = False,
+    db: sqlite_utils.Database | None = None,
+    now: datetime | None = None,
+) -> Iterator[str]:
+    """What ``ereputation digest`` prints, line by line.
+
+    - no flag: the plain-text digest of ``day`` (default: today, local, so far);
+    - ``dry_run``: the same, plus the message written to ``<outbox>/dry-run/`` (path reported);
+      nothing is sent and the ledger is untouched;
+    - ``send``: ``send_digest`` through the ledger, so it is never sent twice.  Without ``day``
+      it sends the latest due day (what the daemon would send now).  A day that is not over
+      is refused: marking it sent would stop the complete digest of that day later.
+    Raises ``MailError`` (after the report lines) when a recipient could not be served.
+    """
+    now = now or datetime.now(UTC)
+    db = db if db is not None else open_database(config.database)
+    today = now.astimezone(ZoneInfo(config.timezone)).date()
+    if send and not dry_run:
+        day = day or latest_due_day(config, now)
+        if day >= today:
+            raise EreputationError(
+                f"the day {day} is not over yet",
+                hint="preview it with --dry-run, or send it tomorrow after `digest: at:`",
+            )
+        results = send_digest(config, db, day, now)
+        for result in results:
+            where = f" via {result.where}" if result.where else ""
+            error = f": {result.error}" if result.error else ""
+            yield f"digest of {result.date} to {result.recipient}: {result.status}{where}{error}"
+        failed = [r for r in results if r.status == "failed"]
+        if failed:
+            raise MailError(
+                f"{len(failed)} digest(s) not delivered; recorded for retry",
+                hint="check `email:` in feeds.yaml; the daemon retries with backoff",
+            )
+        return
+    day = day or today
+    built = build_digest(config, db, day)
+    yield built.text.rstrip("\n")
+    if dry_run:
+        email = email_settings(config)
+        message = compose_message(
+            sender=email.sender,
+            recipients=config.digest.to,
+            subject=built.subject,
+            text=built.text,
+            html=built.html,
+            brands=[brand.name for brand in built.brands],
+            kind="digest",
+            date=now,
+        )
+        path = write_outbox(message, email.outbox / "dry-run")
+        yield ""
+        yield f"dry run: nothing sent; message written to {path}"

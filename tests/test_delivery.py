@@ -5,12 +5,14 @@ from __future__ import annotations
 import email
 import email.policy
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from test_digest import History, at
 
 from ereputation.config import Brand, Config, DigestSettings, EmailSettings
-from ereputation.delivery import latest_due_day, send_digest, send_due_digests
+from ereputation.delivery import digest_command, latest_due_day, send_digest, send_due_digests
+from ereputation.errors import EreputationError
 from ereputation.store import open_database
 
 DAY = date(2026, 11, 25)
@@ -158,4 +160,24 @@ def test_forcing_a_day_sends_it_through_the_same_ledger(tmp_path, smtp, history)
     assert [r.status for r in send_digest(config, history.db, DAY - timedelta(3), DUE)] == [
         "already_sent"
     ]
+    assert len(smtp.wait_for(1)) == 1
+
+
+def test_digest_command_dry_run_prints_and_writes_without_sending(tmp_path, smtp, history):
+    config = make_config(tmp_path, smtp)
+    lines = list(digest_command(config, DAY, dry_run=True, db=history.db, now=DUE))
+    assert "Atlas Télécom baisse ses prix" in "\n".join(lines)
+    path = Path(lines[-1].rpartition(" ")[2])
+    assert path.parent == tmp_path / "outbox" / "dry-run" and path.exists()
+    assert smtp.messages == [] and statuses(history.db) == []
+
+
+def test_digest_command_send_uses_the_ledger_and_refuses_an_unfinished_day(tmp_path, smtp, history):
+    config = make_config(tmp_path, smtp)
+    lines = list(digest_command(config, None, send=True, db=history.db, now=DUE))
+    assert lines == [f"digest of {DAY} to com@example.ma: sent via smtp://{smtp.host}:{smtp.port}"]
+    again = list(digest_command(config, None, send=True, db=history.db, now=DUE))
+    assert again == [f"digest of {DAY} to com@example.ma: already_sent"]
+    with pytest.raises(EreputationError, match="not over"):
+        list(digest_command(config, DAY + timedelta(1), send=True, db=history.db, now=DUE))
     assert len(smtp.wait_for(1)) == 1
