@@ -155,6 +155,16 @@ def find_config_path(explicit: str | None) -> Path:
     )
 
 
+def state_folder(config_path: Path) -> Path:
+    """Where relative ``database:`` and ``email.outbox`` paths live.
+
+    Next to the config file, except under systemd, where the unit sets
+    ``EREPUTATION_STATE_DIR`` to its ``StateDirectory``: /etc is read-only there.
+    """
+    state = os.environ.get("EREPUTATION_STATE_DIR")
+    return Path(state) if state else config_path.parent
+
+
 def load_config(path: Path | str) -> Config:
     """Read and validate the YAML file at ``path``.
 
@@ -807,7 +817,7 @@ class _Reader:
 
     def read_config(self, data: dict[Any, Any], path: Path) -> Config | None:
         top = self.section(data, "", 1, _TOP_FIELDS) or {}
-        folder = path.parent
+        folder = state_folder(path)
 
         def line_of(key: str) -> int | None:
             return _line(data, key=key) if key in data else None

@@ -603,3 +603,19 @@ def test_random_text_gives_a_config_or_a_config_error(text: str) -> None:
         parse_config(text, Path("/tmp/feeds.yaml"))
     except ConfigError as err:
         assert err.problems
+
+
+def test_relative_paths_follow_the_state_directory_under_systemd(tmp_path, monkeypatch):
+    config = tmp_path / "etc" / "feeds.yaml"
+    config.parent.mkdir()
+    config.write_text(
+        "database: x.db\nbrands: [{name: A}]\nsources: [{url: 'https://a.example/rss'}]\n"
+        "email: {outbox: mails}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("EREPUTATION_STATE_DIR", raising=False)
+    assert load_config(config).database == config.parent / "x.db"
+    monkeypatch.setenv("EREPUTATION_STATE_DIR", str(tmp_path / "state"))
+    loaded = load_config(config)
+    assert loaded.database == tmp_path / "state" / "x.db"
+    assert loaded.email.outbox == tmp_path / "state" / "mails"
