@@ -47,7 +47,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "owned": "Votre propre voix",
         "total": "Total",
         "today": "Ce jour",
-        "previous_day": "Veille",
+        "previous_day": "Jour préc.",
         "week_average": "Moyenne 7 j",
         "positive": "positif",
         "negative": "négatif",
