@@ -200,6 +200,31 @@ def main() -> None:
             f"  wrong {outcome['wrong']}  missing {outcome['missing']}"
         )
 
+    stories_report(Path(__file__).resolve().parents[1] / "tests" / "data" / "stories")
+
+
+def stories_report(folder: Path) -> None:
+    """Precision and recall of same_story over all pairs of the evaluation set."""
+    import itertools
+
+    from ereputation.stories import same_story, story_fingerprint, story_similarity
+
+    items = json.loads((folder / "articles.json").read_text())
+    fps = [story_fingerprint(item["title"], item["text"]) for item in items]
+    tp = fp = fn = tn = 0
+    same, other = [], []
+    for (i, a), (j, b) in itertools.combinations(enumerate(items), 2):
+        predicted, actual = same_story(fps[i], fps[j]), a["story"] == b["story"]
+        (same if actual else other).append(story_similarity(fps[i], fps[j]))
+        tp, fp = tp + (predicted and actual), fp + (predicted and not actual)
+        fn, tn = fn + (actual and not predicted), tn + (not actual and not predicted)
+    print(f"STORIES: {len(items)} items, {tp + fn} same-story pairs, {fp + tn} other pairs")
+    print(
+        f"  same_story               precision {tp / max(tp + fp, 1):.2f}"
+        f"  recall {tp / max(tp + fn, 1):.2f}  (tp {tp} fp {fp} fn {fn})"
+        f"  similarity: same-story min {min(same):.2f}, other pairs max {max(other):.2f}"
+    )
+
 
 if __name__ == "__main__":
     main()

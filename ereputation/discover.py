@@ -89,7 +89,7 @@ def find_feed_links(html: bytes | str, base_url: str) -> list[str]:
     main: list[str] = []
     comments: list[str] = []
     for link in soup.find_all("link"):
-        rel = link.get("rel") or []
+        rel: object = link.get("rel") or []
         rels = [r.lower() for r in (rel if isinstance(rel, list) else str(rel).split())]
         kind = str(link.get("type") or "").split(";")[0].strip().lower()
         href = str(link.get("href") or "").strip()
@@ -135,7 +135,7 @@ def find_article_links(html: bytes | str, base_url: str, selector: str | None = 
     for header in soup.find_all("header"):
         if header.find_parent("article") is None:
             header.decompose()
-    for element in soup.find_all(attrs={"role": re.compile("navigation|banner|contentinfo")}):
+    for element in soup.find_all(True, {"role": re.compile("navigation|banner|contentinfo")}):
         element.decompose()
     home = canonical_url(base)
     found = []

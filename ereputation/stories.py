@@ -20,8 +20,8 @@ Design (see docs/extraction.md for the measurements):
   estimates the Jaccard similarity of two feature sets.  The fingerprint is text
   (``m1:`` + hex), so it goes in ``stories.fingerprint`` as is.
 - **Index**: ``story_keys`` cuts the signature into ``BANDS`` bands (LSH banding); two
-  stories share at least one key with probability ``1 - (1 - J**r)**BANDS`` — about 0.97
-  at the ``THRESHOLD`` similarity and 0.3 at half of it — so the store can look up
+  stories share at least one key with probability ``1 - (1 - J**r)**BANDS`` — about 0.95
+  at the ``THRESHOLD`` similarity (0.30), 0.27 at 0.10 — so the store can look up
   candidates by key and confirm each with ``same_story``, instead of scanning every story.
   Scanning is also fine: ``story_similarity`` costs a few microseconds.
 """
