@@ -118,6 +118,9 @@ class DemoServer:
         lines.append(f"  - {{name: Broken feed, url: {self.base}{self.broken}}}")
         lines += [
             "poll_every: 15m",
+            "fetch:  # every sample feed is on the same loopback host: no politeness delay",
+            "  host_delay: 0",
+            "  per_host: 8",
             "digest:",
             '  at: "08:00"',
             f"  language: {language}",
