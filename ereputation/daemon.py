@@ -38,15 +38,19 @@ MAX_TICK = 60  # seconds between two looks at what is due
 
 
 def run_once(config: Config, *, stop: threading.Event | None = None) -> CycleReport:
-    """One full cycle — poll every source, detect, alert, deliver what is due — and return.
+    """One full cycle — poll every source, detect, alert — and return.
 
-    The daemon's ticks run the same steps; ``run --once`` is this function.
+    The daemon's ticks run the same steps, then send the digest when it is due; ``run --once``
+    leaves the digest to ``ereputation digest --send`` (or cron), so polling often never
+    mails a digest by surprise.
     """
     with acquire_lock(config.database):
-        return _cycle(config, only_due=False, stop=stop or threading.Event())
+        return _cycle(config, only_due=False, stop=stop or threading.Event(), digest=False)
 
 
-def _cycle(config: Config, *, only_due: bool, stop: threading.Event) -> CycleReport:
+def _cycle(
+    config: Config, *, only_due: bool, stop: threading.Event, digest: bool = True
+) -> CycleReport:
     from .alerting import check_and_alert
     from .delivery import send_due_digests
 
@@ -62,6 +66,8 @@ def _cycle(config: Config, *, only_due: bool, stop: threading.Event) -> CycleRep
             check_and_alert(config, db, datetime.now(UTC))
         except EreputationError as err:
             log.error("alerts: %s", err)
+        if not digest:
+            return report
         try:
             send_due_digests(config, db, datetime.now(UTC))
         except EreputationError as err:
