@@ -1,0 +1,200 @@
+"""Brand matching that francophone and arabophone users can trust."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ereputation.config import Brand
+from ereputation.match import BrandMatcher, Hit, fold_text, make_snippet, mention_context
+
+ATLAS = Brand(
+    "Atlas Télécom",
+    aliases=("Atlas Telecom", "اتصالات الأطلس", "الأطلس تيليكوم"),
+    exclude=("Atlas Mountains",),
+)
+
+
+def matched(brands: list[Brand], text: str) -> list[str]:
+    return [h.matched for h in BrandMatcher(brands).find(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Selon d’Atlas Télécom, la panne est réparée.", ["Atlas Télécom"]),
+        ("ATLAS TELECOM augmente ses prix", ["ATLAS TELECOM"]),
+        ("l'Atlas Telecom et l‘atlas télécom", ["Atlas Telecom", "atlas télécom"]),
+        (
+            "Atlas  Télécom, Atlas-Télécom et Atlas\nTelecom",
+            ["Atlas  Télécom", "Atlas-Télécom", "Atlas\nTelecom"],
+        ),
+        ("ATLAS TÉLÉCOM", ["ATLAS TÉLÉCOM"]),
+        ("Atlas Te\u0301le\u0301com (NFD accents)", ["Atlas Te\u0301le\u0301com"]),
+        ("AtlasTelecom ou Atlas Télécoms", []),
+    ],
+)
+def test_case_accents_apostrophes_spaces_never_matter(text: str, expected: list[str]) -> None:
+    assert matched([ATLAS], text) == expected
+
+
+def test_offsets_point_into_the_original_text() -> None:
+    text = "Œuvre — d’ATLAS TELECOM"
+    (hit,) = BrandMatcher([ATLAS]).find(text)
+    assert hit == Hit("Atlas Télécom", 10, 23, "ATLAS TELECOM", "Atlas Télécom")
+    assert text[hit.start : hit.end] == hit.matched
+
+
+def test_ligatures() -> None:
+    brand = Brand("Cœur de Lion", aliases=("Æther",))
+    assert matched([brand], "COEUR DE LION et coeur de lion") == ["COEUR DE LION", "coeur de lion"]
+    assert matched([Brand("Coeur de Lion")], "Le Cœur de Lion") == ["Cœur de Lion"]
+    assert matched([brand], "aether et ÆTHER") == ["aether", "ÆTHER"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "أعلنت اتصالات الأطلس",
+        "أعلنت اتصالات الاطلس",  # hamza dropped
+        "أعلنت إتصالات الأطلس",  # hamza under alef
+        "أعلنت اتّصالاتُ الأَطلسِ",  # harakat
+        "أعلنت اتصـــالات الأطلس",  # tatweel
+        "واتصالات الأطلس",  # و
+        "فاتصالات الأطلس",  # ف
+        "باتصالات الأطلس",  # ب
+        "لاتصالات الأطلس",  # ل
+        "والاتصالات الأطلس",  # وال
+        "بالاتصالات الأطلس",  # بال
+    ],
+)
+def test_arabic_normalisation_and_clitics(text: str) -> None:
+    hits = BrandMatcher([ATLAS]).find(text)
+    assert [h.term for h in hits] == ["اتصالات الأطلس"]
+    assert fold_text(hits[0].matched) == "اتصالات الاطلس"
+
+
+def test_arabic_article_forms_of_a_term_that_starts_with_al() -> None:
+    for text in ("الأطلس تيليكوم", "للأطلس تيليكوم", "وللأطلس تيليكوم", "بالأطلس تيليكوم",
+                 "والاطلس تيليكوم", "أطلس تيليكوم"):  # fmt: skip
+        assert [h.term for h in BrandMatcher([ATLAS]).find(text)] == ["الأطلس تيليكوم"], text
+
+
+def test_alef_maqsura_and_ta_marbuta() -> None:
+    brand = Brand("Maroc Telecom", aliases=("مستشفى الرحمة",))
+    assert matched([brand], "زار مستشفي الرحمه أمس") == ["مستشفي الرحمه"]
+
+
+def test_no_hit_inside_another_word_in_any_script() -> None:
+    orange = Brand("Orange")
+    assert matched([orange], "Une orangeade, des oranges, Orange.") == ["Orange"]
+    assert matched([orange], "orangeade") == []
+    assert matched([orange], "L'Orange") == ["Orange"]
+    arabic = Brand("x", aliases=("اورنج",))
+    assert matched([arabic], "شركة اورنج") == ["اورنج"]
+    assert matched([arabic], "شركةاورنج") == []
+    assert matched([arabic], "اورنجات") == []
+    # a clitic is only a prefix of the Arabic term, never a Latin one
+    assert matched([Brand("Inwi")], "winwi inwi2 Inwi") == ["Inwi"]
+
+
+def test_case_sensitive_brand() -> None:
+    orange = Brand("Orange", case_sensitive=True)
+    assert matched([orange], "Le jus d'orange et Orange Maroc, ORANGE") == ["Orange"]
+    # accents and ligatures still do not matter
+    assert matched([Brand("Élan", case_sensitive=True)], "Elan et élan") == ["Elan"]
+
+
+def test_exclusion_is_checked_near_the_hit() -> None:
+    brand = Brand("Atlas", exclude=("Atlas Mountains", "atlas routier"))
+    assert matched([brand], "Hiking in the Atlas Mountains is great.") == []
+    assert matched([brand], "Un atlas routier du Maroc") == []
+    text = (
+        "We spent a week hiking in the Atlas Mountains with friends and family last summer.\n\n"
+        "Separately, Atlas announced a new fibre offer for homes in Casablanca and Rabat."
+    )
+    hits = BrandMatcher([brand]).find(text)
+    assert [h.start for h in hits] == [text.index("Atlas announced")]
+
+
+def test_query_must_hold_over_the_whole_text() -> None:
+    brand = Brand("Atlas Télécom", query='"Atlas Télécom" AND (panne OR tarif) NOT recrutement')
+    matcher = BrandMatcher([brand])
+    assert matcher.find("Atlas Télécom: nouvelle PANNE à Rabat")
+    assert matcher.find("Les tarifs changent. Ce matin, Atlas Telecom a confirmé.") == []
+    assert matcher.find("Atlas Télécom: le tarif baisse")
+    assert matcher.find("Atlas Télécom: panne. Offres de recrutement.") == []
+    assert matcher.find("Panne générale du réseau") == []  # query true, brand absent
+    assert matcher.query_terms_found(brand.name, "atlas telecom panne") == {
+        "Atlas Télécom": True, "panne": True, "tarif": False, "recrutement": False}  # fmt: skip
+
+
+def test_bad_query_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="missing"):
+        BrandMatcher([Brand("X", query="(a OR b")])
+
+
+def test_several_brands_in_text_order_with_overlaps() -> None:
+    brands = [Brand("Atlas Télécom"), Brand("Atlas Group", aliases=("Atlas",)), Brand("Inwi")]
+    hits = BrandMatcher(brands).find("Inwi et Atlas Télécom (groupe Atlas)")
+    assert [(h.brand, h.matched) for h in hits] == [
+        ("Inwi", "Inwi"),
+        ("Atlas Télécom", "Atlas Télécom"),
+        ("Atlas Group", "Atlas"),
+        ("Atlas Group", "Atlas"),
+    ]
+
+
+def test_longest_term_of_a_brand_wins() -> None:
+    brand = Brand("Atlas", aliases=("Atlas Télécom",))
+    (hit,) = BrandMatcher([brand]).find("chez Atlas Télécom")
+    assert (hit.matched, hit.term) == ("Atlas Télécom", "Atlas Télécom")
+
+
+@given(st.text(max_size=80))
+def test_find_never_breaks_and_offsets_are_exact(noise: str) -> None:
+    text = noise + " d’ATLAS TELECOM " + noise
+    hits = BrandMatcher([ATLAS]).find(text)
+    assert hits
+    for hit in hits:
+        assert text[hit.start : hit.end] == hit.matched
+        assert hit.matched.strip() == hit.matched
+
+
+def test_mention_context_is_the_sentence_around_the_hit() -> None:
+    text = (
+        "Le marché des télécoms se porte bien cette année au Maroc. "
+        "Atlas Télécom a subi une panne géante hier soir, les clients sont furieux. "
+        "Par ailleurs, la météo sera ensoleillée demain sur tout le pays."
+    )
+    (hit,) = BrandMatcher([ATLAS]).find(text)
+    assert mention_context(text, hit) == (
+        "Atlas Télécom a subi une panne géante hier soir, les clients sont furieux."
+    )
+
+
+def test_mention_context_widens_a_short_sentence() -> None:
+    text = (
+        "Atlas Télécom. Une panne a touché tout le réseau mobile hier soir à Casablanca et Rabat."
+    )
+    (hit,) = BrandMatcher([ATLAS]).find(text)
+    assert mention_context(text, hit) == text
+
+
+def test_mention_context_does_not_cut_at_abbreviations() -> None:
+    text = "Selon M. Alami, directeur d'Atlas Télécom, le réseau est rétabli depuis ce matin."
+    (hit,) = BrandMatcher([ATLAS]).find(text)
+    assert mention_context(text, hit) == text
+
+
+def test_snippet_whole_words_and_ellipses() -> None:
+    text = ("mot " * 100) + "Atlas Télécom" + (" fin" * 100)
+    (hit,) = BrandMatcher([ATLAS]).find(text)
+    snippet = make_snippet(text, hit, width=60)
+    assert snippet.startswith("…mot ") and snippet.endswith(" fin…")
+    assert "Atlas Télécom" in snippet
+    assert len(snippet) <= 62
+    short = "Panne chez Atlas Télécom\nhier."
+    (hit,) = BrandMatcher([ATLAS]).find(short)
+    assert make_snippet(short, hit) == "Panne chez Atlas Télécom hier."
