@@ -245,7 +245,9 @@ class Fetcher:
             hop.error = f"unsupported URL: {_one_line(exc)}"
         except httpx.ConnectError as exc:
             hop.error = f"cannot connect: {_one_line(exc)}"
-        except httpx.ProtocolError as exc:
+        except httpx.LocalProtocolError as exc:  # e.g. a stored validator with a newline
+            hop.error = f"bad request: {_one_line(exc)}"
+        except httpx.RemoteProtocolError as exc:
             hop.error = f"bad response: {_one_line(exc)}"
         except (httpx.TransportError, httpcore.NetworkError, OSError) as exc:
             hop.error = f"network error: {_one_line(exc)}"
