@@ -11,71 +11,11 @@ import os
 import sqlite3
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import pytest
-
-NOW = datetime.now(UTC)
-
-
-def rss(items: list[tuple[str, str, str, str, float]], lang: str = "fr") -> str:
-    """items: (guid, title, link, description, hours ago)."""
-    body = "".join(
-        f"<item><guid>{escape(g)}</guid><title>{escape(t)}</title><link>{escape(link)}</link>"
-        f"<pubDate>{format_datetime(NOW - timedelta(hours=h))}</pubDate>"
-        f"<description>{escape(d)}</description></item>"
-        for g, t, link, d, h in items
-    )
-    return (
-        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
-        f"<language>{lang}</language>{body}</channel></rss>"
-    )
-
-
-FR = rss(
-    [
-        ("fr-1", "Panne géante chez Atlas Télécom",
-         "https://presse.example/panne-atlas?utm_source=rss",
-         "Les abonnés d'Atlas Télécom sont furieux : le réseau est coupé depuis ce matin, "
-         "un service catastrophique et aucune explication.", 2),
-        ("fr-2", "Le festival de musique ouvre ses portes",
-         "https://presse.example/festival", "Trois jours de concerts gratuits.", 3),
-        ("fr-3", "Randonnée dans les Atlas Mountains",
-         "https://presse.example/rando", "Les sentiers de l'Atlas Mountains sont superbes.", 4),
-        ("fr-4", "Orangeade : la boisson de l'été", "https://presse.example/orangeade",
-         "Une orangeade fraîche pour l'été.", 5),
-    ]
-)  # fmt: skip
-EN = rss(
-    [
-        ("en-1", "Zellige Bank wins award for excellent service",
-         "https://business.example/zellige-award",
-         "Banque Zellige was praised for its excellent, friendly customer service.", 6),
-        ("en-2", "Weather: rain expected", "https://business.example/rain",
-         "Showers on the coast.", 7),
-    ],
-    lang="en",
-)  # fmt: skip
-AR = rss(
-    [
-        ("ar-1", "عطل كبير في شبكة اتصالات الأطلس",
-         "https://akhbar.example/atlas-3otl",
-         "اشتكى المشتركون من انقطاع الإنترنت بسبب عطل في شبكة اتصالات الأطلس.", 8),
-        ("ar-2", "الرجاء يفوز في الديربي", "https://akhbar.example/raja",
-         "فوز ثمين في مباراة مثيرة.", 9),
-    ],
-    lang="ar",
-)  # fmt: skip
-OWNED = rss(
-    [
-        ("own-1", "Atlas Télécom mobilise ses équipes",
-         "https://www.atlastelecom.example/blog/incident",
-         "Atlas Télécom informe ses clients qu'un incident technique est en cours.", 1),
-    ]
-)  # fmt: skip
+from sample_feeds import AR, EN, FR, NOW, OWNED, rss
 
 
 def write_config(tmp: Path, site, smtp) -> Path:
@@ -94,12 +34,12 @@ brands:
   - name: Orange
     case_sensitive: true
 sources:
-  - {{name: Presse FR, url: "{site.url('/fr.xml')}", full_text: never}}
-  - {{name: Business EN, url: "{site.url('/en.xml')}", full_text: never}}
-  - {{name: Akhbar AR, url: "{site.url('/ar.xml')}", full_text: never}}
-  - {{name: Blog Atlas, url: "{site.url('/owned.xml')}", full_text: never}}
-  - {{name: Broken, url: "{site.url('/broken.xml')}"}}
-  - {{name: Missing, url: "{site.url('/missing.xml')}"}}
+  - {{name: Presse FR, url: "{site.url("/fr.xml")}", full_text: never}}
+  - {{name: Business EN, url: "{site.url("/en.xml")}", full_text: never}}
+  - {{name: Akhbar AR, url: "{site.url("/ar.xml")}", full_text: never}}
+  - {{name: Blog Atlas, url: "{site.url("/owned.xml")}", full_text: never}}
+  - {{name: Broken, url: "{site.url("/broken.xml")}"}}
+  - {{name: Missing, url: "{site.url("/missing.xml")}"}}
 digest:
   at: "00:00"
   language: fr
@@ -206,7 +146,7 @@ def test_script_in_a_title_never_reaches_the_html(tmp_path, site, smtp):
         f"""
 database: t.db
 brands: [{{name: Atlas Télécom}}]
-sources: [{{name: X, url: "{site.url('/x.xml')}", full_text: never}}]
+sources: [{{name: X, url: "{site.url("/x.xml")}", full_text: never}}]
 digest: {{at: "00:00", to: [a@example.ma]}}
 email: {{smtp: "127.0.0.1:{smtp.port}", starttls: false}}
 """,
