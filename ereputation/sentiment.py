@@ -14,8 +14,8 @@ How each language is read (provenance of every file: docs/sentiment.md):
   permissively licensed rows of ``shared/train/sentiment`` only, exported as plain weights
   (``data/sentiment/model_*.json.gz``).  Inference is pure Python: scikit-learn is a training
   tool, not a runtime dependency.
-- ``arabizi`` has no licensed training data: lexicon + emoji + VADER (Moroccan comments mix
-  English words and emojis in), with thresholds.
+- ``arabizi`` has no licensed training data: its lexicon (which lists the English and French
+  words Moroccan comments mix in) and the emoji lexicon, with a small neutral band.
 
 ``score`` is P(positive) − P(negative) for the models, the squashed lexicon sum otherwise.
 A text in no language the scorer reads gives ``None`` (stored as unscored), never a fake
@@ -52,6 +52,7 @@ _EMOJI = "\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u2b55\u2190-\u21ff\u2300-\u23
 _TOKEN = re.compile(
     rf"<3|[:;]'?-?[()dp](?!\w)|\w+'?|[{_EMOJI}]|[!?]",
 )
+_VADER_MAX = 1000  # characters
 _SQUEEZE = re.compile(r"(\w)\1{2,}")
 _DOUBLE = re.compile(r"(\w)\1+")
 _AR_PREFIXES = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
@@ -212,8 +213,9 @@ def features(text: str, language: str) -> tuple[Counter[str], list[float]]:
         1.0 if "!" in text else 0.0,
         1.0 if "?" in text else 0.0,
     ]
-    if language in ("en", "arabizi"):
-        vader = _vader().polarity_scores(text)
+    if language == "en":
+        # VADER's negation check is quadratic in the number of words: keep its input short.
+        vader = _vader().polarity_scores(text[:_VADER_MAX])
         dense += [vader["compound"], vader["pos"], vader["neg"]]
     return sparse, dense
 
@@ -288,7 +290,6 @@ def score_sentiment(text: str, language: str | None) -> Sentiment | None:
         return Sentiment(round(probs[2] - probs[0], 4), label)
     positive, negative, _ = lexicon_scores(text, language)
     score = _squash(positive - negative)
-    if language in ("en", "arabizi"):
-        compound = _vader().polarity_scores(text)["compound"]
-        score = max(-1.0, min(1.0, (score + compound) / (2 if positive or negative else 1)))
+    if language == "en":
+        score = _vader().polarity_scores(text[:_VADER_MAX])["compound"]
     return Sentiment(round(score, 4), _label(score, 0.05))

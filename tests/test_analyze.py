@@ -1,0 +1,55 @@
+"""What ``ereputation analyze`` shows for one text: language, matches and why, sentiment."""
+
+from __future__ import annotations
+
+import json
+
+from ereputation.analyze import analyze_text
+from ereputation.config import Brand
+from ereputation.match import BrandMatcher
+
+MATCHER = BrandMatcher(
+    [
+        Brand(
+            "Atlas Télécom",
+            aliases=("Atlas Telecom", "اتصالات الأطلس"),
+            exclude=("Atlas Mountains",),
+        ),
+        Brand("Orange", case_sensitive=True, query="réseau OR panne OR offre"),
+    ]
+)
+
+
+def test_shows_language_matches_snippet_and_sentiment() -> None:
+    text = "Grosse panne chez d’ATLAS TELECOM ce matin : service lamentable, clients furieux."
+    result = analyze_text(text, MATCHER)
+    assert result["language"] == "fr"
+    assert result["brands"] == ["Atlas Télécom"]
+    assert result["matches"] == [
+        {"brand": "Atlas Télécom", "term": "Atlas Télécom", "matched": "ATLAS TELECOM",
+         "start": 20, "end": 33}
+    ]  # fmt: skip
+    assert "ATLAS TELECOM" in result["snippet"]
+    assert result["label"] == "negative"
+    assert result["sentiment"] < 0
+    json.dumps(result)  # printable with --json
+
+
+def test_explains_query_and_exclusions() -> None:
+    text = "Randonnée dans les Atlas Mountains : Atlas Telecom ne capte pas. Orange aussi."
+    result = analyze_text(text, MATCHER)
+    assert result["brands"] == []
+    assert result["excluded"][0]["exclusions"] == ["Atlas Mountains"]
+    assert result["queries"]["Orange"]["holds"] is False
+    assert result["queries"]["Orange"]["terms"] == {"réseau": False, "panne": False, "offre": False}
+
+
+def test_arabic_text_and_unreadable_text() -> None:
+    result = analyze_text("شكرا لاتصالات الأطلس على الخدمة الممتازة", MATCHER)
+    assert result["language"] == "ar"
+    assert result["matches"][0]["term"] == "اتصالات الأطلس"
+    assert result["label"] == "positive"
+    unknown = analyze_text("Das Netz von Atlas Telecom ist heute ausgefallen.", MATCHER)
+    assert unknown["language"] is None
+    assert unknown["brands"] == ["Atlas Télécom"]
+    assert unknown["sentiment"] is None and unknown["label"] is None
