@@ -78,7 +78,9 @@ def vectorise(
     return sparse.csr_matrix((vals, (rows, cols)), shape=shape)
 
 
-def fit_vocabulary(feats: list[tuple[Counter[str], list[float]]]) -> tuple[dict[str, int], np.ndarray]:
+def fit_vocabulary(
+    feats: list[tuple[Counter[str], list[float]]],
+) -> tuple[dict[str, int], np.ndarray]:
     df: Counter[str] = Counter()
     for counts, _ in feats:
         df.update(counts.keys())
