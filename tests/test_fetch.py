@@ -12,6 +12,7 @@ import struct
 import subprocess
 import threading
 import time
+import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -265,9 +266,16 @@ def test_gzip_bomb_stops_at_the_decoded_cap(site):
     assert len(bomb) < 100 * 1024
     url = site.add("/bomb", bomb, Content_Encoding="gzip")
     with Fetcher(FetchSettings(timeout=5, max_bytes=1024 * 1024)) as fetcher:
-        result = fetcher.fetch(url)
+        tracemalloc.start()
+        try:
+            result = fetcher.fetch(url)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
     assert result.error == "larger than 1 MB"
     assert result.body is None
+    # Decompressing a whole 64 KB network chunk at once would take about 64 MB.
+    assert peak < 8 * 1024 * 1024
 
 
 # -- timeouts and the overall deadline --------------------------------------------------------
