@@ -5,7 +5,8 @@ history through ``store.queries``, lets ``detect`` decide, stores what fired in 
 sends every unsent alert in ONE message (HTML + text, in ``digest.language``).  An alert is
 marked sent only after the server accepted the message; a failure is recorded (attempts,
 last_error) and retried with backoff at the next check.  Alerts that could not be mailed within
-``ALERT_MAX_AGE`` stay unsent in the table and still appear in the digest of their day.
+``ALERT_MAX_AGE`` stay unsent in the table and still appear in the next digest (its signals are
+the alerts fired in its window).
 Extra channels (apprise URLs in ``alerts.notify``) are best effort: each failure is a warning.
 """
 

@@ -1,16 +1,26 @@
-"""The daily digest: what was said about each brand on one local day, as HTML and plain text.
+"""The daily digest: every mention found since the previous digest, as HTML and plain text.
+
+A digest covers a *window* of discovery time: the mentions the daemon stored (``found_at``) in
+``[start, end)``.  ``delivery`` chooses the window (from the end of the previous sent digest to
+now), so a mention is in exactly one digest whatever its publication date; each listed mention
+shows when it was published, because an article fetched late may be days old.
 
 ``build_digest`` reads the stored mentions and alerts (through ``store.queries``), summarises
 them into frozen values (``summarize_brand`` is pure), and renders the templates in
-``ereputation/templates``.  Everything that came from a feed is escaped by jinja2's autoescape
-in HTML; links are kept only when they are http(s).  Arabic text is marked right-to-left in HTML
-(``dir``) and wrapped in Unicode isolates in plain text so it never scrambles the French or
-English around it.  The mail clients we target (Gmail, Outlook, Apple Mail) get tables with
-``bgcolor``/``width`` attributes and inline styles only: no scripts, images or ``<style>``.
+``ereputation/templates``.  Comparisons ("previous 24 h", "7-day average") count mentions by
+``found_at`` too, so the three columns measure the same thing; the 14-day chart counts them by
+publication day (``mentioned_at``) because it shows when things were said.
+
+Everything that came from a feed is escaped by jinja2's autoescape in HTML; links are kept only
+when they are http(s).  Arabic text is marked right-to-left in HTML (``dir``) and wrapped in
+Unicode isolates in plain text so it never scrambles the French or English around it.  The mail
+clients we target (Gmail, Outlook, Apple Mail) get tables with ``bgcolor``/``width`` attributes
+and inline styles only: no scripts, images or ``<style>``.
 """
 
 from __future__ import annotations
 
+import shlex
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,8 +38,9 @@ from .store import queries
 
 CHART_DAYS = 14
 CHART_WIDTH = 240  # pixels of the longest bar
-MAX_THIRD_PARTY = 25  # mentions listed per brand; the rest are counted
+MAX_THIRD_PARTY = 25  # mentions listed per brand; the rest are counted, with a command to list them
 MAX_OWNED = 10
+COMPARE_DAYS = 7  # the average column: mentions found per 24 h over the 7 days before the window
 LANGUAGES = ("fr", "en")
 
 STRINGS: dict[str, dict[str, str]] = {
@@ -41,13 +52,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "mention_one": "{n} mention",
         "mention_many": "{n} mentions",
         "signals_of_day": "Signaux du jour",
-        "no_signal": "Aucun signal aujourd'hui.",
-        "no_mention": "Aucune mention ce jour.",
+        "no_signal": "Aucun signal sur la période.",
+        "no_mention": "Aucune nouvelle mention.",
+        "period": "Mentions trouvées du {start} au {end}",
         "third_party": "Par des tiers",
         "owned": "Votre propre voix",
         "total": "Total",
-        "today": "Ce jour",
-        "previous_day": "Jour préc.",
+        "today": "Ce relevé",
+        "previous_day": "24 h préc.",
         "week_average": "Moyenne 7 j",
         "positive": "positif",
         "negative": "négatif",
@@ -57,6 +69,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "mentions_third_party": "Mentions par des tiers (les négatives d'abord)",
         "mentions_owned": "Publications de la marque",
         "more": "… et {n} de plus",
+        "more_command": "… et {n} de plus : {command}",
+        "published": "publié le {date}",
+        "found": "date de publication inconnue, trouvé le {date}",
+        "at": "à",
         "stories": "Histoires reprises",
         "first_by": "publiée d'abord par {outlet} à {time}",
         "outlets": "médias",
@@ -80,6 +96,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "days": "lundi mardi mercredi jeudi vendredi samedi dimanche",
         "months": "janvier février mars avril mai juin juillet août septembre octobre "
         "novembre décembre",
+        "months_short": "janv. févr. mars avr. mai juin juil. août sept. oct. nov. déc.",
         "date_format": "{weekday} {day} {month} {year}",
     },
     "en": {
@@ -90,13 +107,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "mention_one": "{n} mention",
         "mention_many": "{n} mentions",
         "signals_of_day": "Signals of the day",
-        "no_signal": "No signal today.",
-        "no_mention": "No mention on this day.",
+        "no_signal": "No signal in this period.",
+        "no_mention": "No new mention.",
+        "period": "Mentions found from {start} to {end}",
         "third_party": "Third parties",
         "owned": "Your own voice",
         "total": "Total",
-        "today": "This day",
-        "previous_day": "Day before",
+        "today": "This digest",
+        "previous_day": "Prev. 24 h",
         "week_average": "7-day average",
         "positive": "positive",
         "negative": "negative",
@@ -106,6 +124,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "mentions_third_party": "Third-party mentions (negative first)",
         "mentions_owned": "The brand's own posts",
         "more": "… and {n} more",
+        "more_command": "… and {n} more: {command}",
+        "published": "published {date}",
+        "found": "publication date unknown, found {date}",
+        "at": "at",
         "stories": "Stories picked up",
         "first_by": "first published by {outlet} at {time}",
         "outlets": "outlets",
@@ -129,6 +151,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "days": "Monday Tuesday Wednesday Thursday Friday Saturday Sunday",
         "months": "January February March April May June July August September October "
         "November December",
+        "months_short": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
         "date_format": "{weekday} {day} {month} {year}",
     },
 }
@@ -195,6 +218,15 @@ def format_day(day: date, language: str) -> str:
     )
 
 
+def format_moment(moment: datetime, language: str, year: int | None = None) -> str:
+    """``14 nov. à 09:12`` / ``14 Nov at 09:12``; the year is added when it is not ``year``."""
+    strings = text_for(language)
+    text = f"{moment.day} {strings['months_short'].split()[moment.month - 1]}"
+    if year is not None and moment.year != year:
+        text += f" {moment.year}"
+    return f"{text} {strings['at']} {moment:%H:%M}"
+
+
 def plural(n: int, language: str, one: str, many: str) -> str:
     """``n`` with the right form: French counts 0 and 1 as singular, English only 1."""
     singular = n <= 1 if language == "fr" else n == 1
@@ -232,8 +264,30 @@ def describe_signal(kind: str, details: Mapping[str, Any], language: str) -> str
 
 
 @dataclass(frozen=True)
+class Window:
+    """What a digest covers: the mentions stored (``found_at``) in ``[start, end)``, UTC-aware.
+
+    Bounds are kept at whole seconds, the precision of the stored timestamps, so the end of one
+    digest's window is exactly the start of the next one and no mention falls between them.
+    """
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("window bounds must be timezone-aware")
+        object.__setattr__(self, "start", self.start.replace(microsecond=0))
+        object.__setattr__(self, "end", max(self.start, self.end).replace(microsecond=0))
+
+    def holds(self, stored: str) -> bool:
+        """Whether a stored timestamp (text, as in the database) falls in the window."""
+        return queries.format_ts(self.start) <= stored < queries.format_ts(self.end)
+
+
+@dataclass(frozen=True)
 class Counts:
-    """Mentions of one brand over one period (a day, or a 7-day average when ``days`` > 1)."""
+    """Mentions of one brand over one period (a window, or a daily average when ``days`` > 1)."""
 
     owned: float = 0
     third_party: float = 0
@@ -279,7 +333,7 @@ class Item:
     sentiment: float | None
     owned: bool
     language: str | None
-    time: str  # local HH:MM of publication
+    when: str  # "publié le 14 nov. à 09:12", or when it was found if the date is unknown
 
     @property
     def dir(self) -> str:
@@ -322,15 +376,15 @@ class SignalLine:
     kind: str
     title: str  # translated kind
     reason: str  # translated "why", with numbers
-    time: str
+    time: str  # local "DD/MM HH:MM" it fired
 
 
 @dataclass(frozen=True)
 class BrandSummary:
     name: str
-    today: Counts
-    previous_day: Counts
-    week_average: Counts
+    today: Counts  # the mentions of the window
+    previous_day: Counts  # found in the 24 h before the window
+    week_average: Counts  # found per 24 h, on average, in the 7 days before the window
     signals: tuple[SignalLine, ...]
     third_party: tuple[Item, ...]  # negative first
     third_party_more: int
@@ -339,17 +393,20 @@ class BrandSummary:
     stories: tuple[Story, ...]
     new_outlets: tuple[NewOutlet, ...]
     chart: tuple[ChartDay, ...] = field(default=())
+    third_party_more_command: str = ""  # lists every third-party mention of the window
+    owned_more_command: str = ""
 
 
 @dataclass(frozen=True)
 class Digest:
-    """One day's digest, ready to mail: the same content as HTML and as plain text."""
+    """One digest, ready to mail: the same content as HTML and as plain text."""
 
-    date: date
+    date: date  # the local day it is dated by (the day it is sent)
     language: str
     subject: str
     html: str
     text: str
+    window: Window
     brands: tuple[BrandSummary, ...] = ()
     signal_count: int = 0
     mention_count: int = 0
@@ -358,7 +415,14 @@ class Digest:
 _LABEL_ORDER = {"negative": 0, "neutral": 1, None: 2, "positive": 3}
 
 
-def _item(row: Mapping[str, Any], tz: ZoneInfo) -> Item:
+def _item(row: Mapping[str, Any], tz: ZoneInfo, language: str, year: int) -> Item:
+    strings = text_for(language)
+    if row.get("published_at"):
+        moment = queries.parse_ts(row["published_at"]).astimezone(tz)
+        when = strings["published"].format(date=format_moment(moment, language, year))
+    else:
+        moment = queries.parse_ts(row["found_at"]).astimezone(tz)
+        when = strings["found"].format(date=format_moment(moment, language, year))
     return Item(
         title=(row.get("title") or row.get("url") or "").strip(),
         url=safe_url(row.get("url")),
@@ -368,7 +432,7 @@ def _item(row: Mapping[str, Any], tz: ZoneInfo) -> Item:
         sentiment=row.get("sentiment"),
         owned=bool(row.get("owned")),
         language=row.get("language"),
-        time=queries.parse_ts(row["mentioned_at"]).astimezone(tz).strftime("%H:%M"),
+        when=when,
     )
 
 
@@ -376,44 +440,63 @@ def _local_day(text: str, tz: ZoneInfo) -> date:
     return queries.parse_ts(text).astimezone(tz).date()
 
 
+def more_command(name: str, rows: Sequence[Mapping[str, Any]], *, owned: bool) -> str:
+    """The ``ereputation mentions`` command that lists all of ``rows`` (and possibly more).
+
+    ``mentions --since`` filters by publication, so it starts on the UTC day of the oldest
+    publication among ``rows``: a superset of the window's mentions, never fewer.
+    """
+    since = min(str(row["mentioned_at"]) for row in rows)[:10]
+    limit = max(100, len(rows))
+    voice = "--owned" if owned else "--third-party"
+    return f"ereputation mentions --brand {shlex.quote(name)} {voice} --since {since}" + (
+        f" --limit {limit}" if limit > 100 else ""
+    )
+
+
 def summarize_brand(
     name: str,
     day: date,
+    window: Window,
     tz: ZoneInfo,
-    mentions: Sequence[Mapping[str, Any]],
+    found: Sequence[Mapping[str, Any]],
+    published: Sequence[Mapping[str, Any]],
     alerts: Sequence[Mapping[str, Any]],
     story_rows: Sequence[Mapping[str, Any]],
     new_outlets: Sequence[Mapping[str, Any]],
     language: str,
 ) -> BrandSummary:
-    """Summarise one brand for ``day`` (pure).
+    """Summarise one brand for the digest dated ``day`` covering ``window`` (pure).
 
-    ``mentions`` are the brand's mention rows of the 14 local days ending with ``day``;
-    ``alerts`` the brand's alerts fired on ``day``; ``story_rows`` every article of the stories
-    its mentions of ``day`` belong to; ``new_outlets`` outlets whose first mention was on ``day``.
+    ``found`` are the brand's mention rows stored from ``COMPARE_DAYS`` days before the window
+    up to its end (the window's mentions and what they are compared with); ``published`` its
+    mention rows published in the ``CHART_DAYS`` local days ending with ``day`` (the chart);
+    ``alerts`` the brand's alerts fired in the window; ``story_rows`` every article of the
+    stories the window's mentions belong to; ``new_outlets`` outlets first found in the window.
     """
-    by_day: dict[date, list[Mapping[str, Any]]] = {}
-    for row in mentions:
-        by_day.setdefault(_local_day(row["mentioned_at"], tz), []).append(row)
-    todays = by_day.get(day, [])
-    week = [row for offset in range(1, 8) for row in by_day.get(day - timedelta(offset), [])]
+    start = queries.format_ts(window.start)
+    day_before = queries.format_ts(window.start - timedelta(days=1))
+    week_before = queries.format_ts(window.start - timedelta(days=COMPARE_DAYS))
+    current = [row for row in found if window.holds(row["found_at"])]
+    previous = [row for row in found if day_before <= row["found_at"] < start]
+    week = [row for row in found if week_before <= row["found_at"] < start]
 
     third = sorted(
-        (row for row in todays if not row["owned"]),
+        (row for row in current if not row["owned"]),
         key=lambda r: (
             _LABEL_ORDER.get(r["label"], 2),
             r["sentiment"] if r["sentiment"] is not None else 0.0,
             r["mentioned_at"],
         ),
     )
-    owned = [row for row in todays if row["owned"]]
+    owned = sorted((row for row in current if row["owned"]), key=lambda r: r["mentioned_at"])
 
     stories: list[Story] = []
     by_story: dict[int, list[Mapping[str, Any]]] = {}
     for row in story_rows:
         by_story.setdefault(int(row["story_id"]), []).append(row)
-    todays_stories = {row["story_id"] for row in todays if row.get("story_id") is not None}
-    for story_id in sorted(todays_stories):
+    current_stories = {row["story_id"] for row in current if row.get("story_id") is not None}
+    for story_id in sorted(current_stories):
         articles = by_story.get(int(story_id), [])
         outlets = tuple(dict.fromkeys(a["outlet"] for a in articles))
         if len(articles) < 2 or len(outlets) < 2:
@@ -432,6 +515,9 @@ def summarize_brand(
         )
     stories.sort(key=lambda s: -len(s.outlets))
 
+    by_day: dict[date, list[Mapping[str, Any]]] = {}
+    for row in published:
+        by_day.setdefault(_local_day(row["mentioned_at"], tz), []).append(row)
     chart_counts = [
         (day - timedelta(offset), by_day.get(day - timedelta(offset), []))
         for offset in range(CHART_DAYS - 1, -1, -1)
@@ -458,20 +544,24 @@ def summarize_brand(
             kind=alert["kind"],
             title=strings.get(alert["kind"], alert["kind"]),
             reason=describe_signal(alert["kind"], alert["details"], language),
-            time=queries.parse_ts(alert["fired_at"]).astimezone(tz).strftime("%H:%M"),
+            time=queries.parse_ts(alert["fired_at"]).astimezone(tz).strftime("%d/%m %H:%M"),
         )
         for alert in alerts
     )
     return BrandSummary(
         name=name,
-        today=count_mentions(todays),
-        previous_day=count_mentions(by_day.get(day - timedelta(1), [])),
-        week_average=count_mentions(week, days=7),
+        today=count_mentions(current),
+        previous_day=count_mentions(previous),
+        week_average=count_mentions(week, days=COMPARE_DAYS),
         signals=signals,
-        third_party=tuple(_item(row, tz) for row in third[:MAX_THIRD_PARTY]),
+        third_party=tuple(_item(row, tz, language, day.year) for row in third[:MAX_THIRD_PARTY]),
         third_party_more=max(0, len(third) - MAX_THIRD_PARTY),
-        owned=tuple(_item(row, tz) for row in owned[:MAX_OWNED]),
+        third_party_more_command=(
+            more_command(name, third, owned=False) if len(third) > MAX_THIRD_PARTY else ""
+        ),
+        owned=tuple(_item(row, tz, language, day.year) for row in owned[:MAX_OWNED]),
         owned_more=max(0, len(owned) - MAX_OWNED),
+        owned_more_command=more_command(name, owned, owned=True) if len(owned) > MAX_OWNED else "",
         stories=tuple(stories),
         new_outlets=tuple(
             NewOutlet(
@@ -519,47 +609,57 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     )
 
 
-def build_digest(config: Config, db: sqlite_utils.Database, day: date) -> Digest:
-    """Build the digest of local ``day`` (in ``config.timezone``) for every configured brand.
+def build_digest(config: Config, db: sqlite_utils.Database, day: date, window: Window) -> Digest:
+    """Build the digest dated ``day`` covering the mentions found in ``window``, every brand.
 
-    Reads only; mailing and idempotence are ``delivery``'s job.  The language is
-    ``config.digest.language`` (fr or en).  Mentions are placed by publication time
-    (``mentioned_at``), so a mention published on ``day`` but fetched after the digest was sent
-    appears in no digest (it is in the database and in ``ereputation mentions``).
+    Reads only; choosing the window, mailing and idempotence are ``delivery``'s job.  The
+    language is ``config.digest.language`` (fr or en).  Brands are those of the config, then
+    any other brand with a mention in the window (a brand removed from feeds.yaml).
     """
     language = config.digest.language if config.digest.language in LANGUAGES else "en"
     tz = ZoneInfo(config.timezone)
-    start, end = day_bounds(day, tz)
     chart_start, _ = day_bounds(day - timedelta(CHART_DAYS - 1), tz)
-    all_mentions = queries.mentions_between(db, chart_start, end)
-    all_alerts = queries.alerts_between(db, start, end)
+    _, chart_end = day_bounds(day, tz)
+    found = queries.mentions_found_between(
+        db, window.start - timedelta(days=COMPARE_DAYS), window.end
+    )
+    published = queries.mentions_between(db, chart_start, chart_end)
+    all_alerts = queries.alerts_between(db, window.start, window.end)
+    current = [row for row in found if window.holds(row["found_at"])]
     names = [brand.name for brand in config.brands]
-    names += sorted({row["brand"] for row in all_mentions} - set(names))
+    names += sorted({row["brand"] for row in current} - set(names))
 
     summaries = []
     for name in names:
-        mentions = [row for row in all_mentions if row["brand"] == name]
-        todays_stories = {
+        story_ids = {
             row["story_id"]
-            for row in mentions
-            if row["story_id"] is not None and start <= queries.parse_ts(row["mentioned_at"]) < end
+            for row in current
+            if row["brand"] == name and row["story_id"] is not None
         }
         summaries.append(
             summarize_brand(
                 name,
                 day,
+                window,
                 tz,
-                mentions,
+                [row for row in found if row["brand"] == name],
+                [row for row in published if row["brand"] == name],
                 [alert for alert in all_alerts if alert["brand"] == name],
-                queries.story_articles(db, todays_stories),
-                queries.outlet_first_mentions(db, name, start, end),
+                queries.story_articles(db, story_ids),
+                queries.outlet_first_mentions(db, name, window.start, window.end, by_found=True),
                 language,
             )
         )
-    return render_digest(day, language, tuple(summaries))
+    return render_digest(day, window, language, tuple(summaries), tz)
 
 
-def render_digest(day: date, language: str, brands: tuple[BrandSummary, ...]) -> Digest:
+def render_digest(
+    day: date,
+    window: Window,
+    language: str,
+    brands: tuple[BrandSummary, ...],
+    tz: ZoneInfo,
+) -> Digest:
     """Render summaries into a ``Digest`` (pure)."""
     strings = text_for(language)
     signal_count = sum(len(b.signals) for b in brands)
@@ -573,11 +673,16 @@ def render_digest(day: date, language: str, brands: tuple[BrandSummary, ...]) ->
         signals=plural(signal_count, language, "signal_one", "signal_many"),
         mentions=plural(mention_count, language, "mention_one", "mention_many"),
     )
+    period = strings["period"].format(
+        start=format_moment(window.start.astimezone(tz), language, day.year),
+        end=format_moment(window.end.astimezone(tz), language, day.year),
+    )
     context = {
         "t": strings,
         "language": language,
         "day": day,
         "day_text": format_day(day, language),
+        "period_text": period,
         "subject": subject,
         "brands": brands,
         "signals": [s for b in brands for s in b.signals],
@@ -588,6 +693,7 @@ def render_digest(day: date, language: str, brands: tuple[BrandSummary, ...]) ->
         subject=subject,
         html=render("digest.html.j2", **context),
         text=render("digest.txt.j2", **context),
+        window=window,
         brands=brands,
         signal_count=signal_count,
         mention_count=mention_count,

@@ -64,15 +64,38 @@ def mentions_between(
     return _rows(db, sql + " ORDER BY mentioned_at, id", params)
 
 
+def mentions_found_between(
+    db: sqlite_utils.Database, start: datetime, end: datetime, *, brand: str | None = None
+) -> list[Row]:
+    """Mentions *stored* (``found_at``) in ``[start, end)`` with their article, in found order.
+
+    What a digest covers: however late an article was fetched, it falls in exactly one such
+    window.  Rows are those of ``mentions_between``.
+    """
+    sql = "SELECT * FROM mentions_full WHERE found_at >= ? AND found_at < ?"
+    params: list[Any] = [format_ts(start), format_ts(end)]
+    if brand is not None:
+        sql += " AND brand = ?"
+        params.append(brand)
+    return _rows(db, sql + " ORDER BY found_at, id", params)
+
+
 def outlet_first_mentions(
-    db: sqlite_utils.Database, brand: str, start: datetime, end: datetime | None = None
+    db: sqlite_utils.Database,
+    brand: str,
+    start: datetime,
+    end: datetime | None = None,
+    *,
+    by_found: bool = False,
 ) -> list[Row]:
     """Outlets whose first third-party mention of ``brand`` (ever) was published in the range.
 
-    Rows: outlet, first_at (publication), first_found_at (when stored), mentions, title, url
-    (of that first article), earliest first.
+    With ``by_found`` the range applies to when the first mention was stored instead (what a
+    digest window means by "new").  Rows: outlet, first_at (publication), first_found_at (when
+    stored), mentions, title, url (of that first article), earliest first.
     """
-    sql = """
+    column = "first_found_at" if by_found else "first_at"
+    sql = f"""
         SELECT outlet, first_at, first_found_at, mentions,
                (SELECT a.title FROM mentions m2 JOIN articles a ON a.id = m2.article_id
                  WHERE m2.brand = f.brand AND a.outlet = f.outlet AND m2.owned = 0
@@ -87,12 +110,12 @@ def outlet_first_mentions(
             WHERE m.brand = ? AND m.owned = 0
             GROUP BY a.outlet
         ) AS f
-        WHERE first_at >= ?"""
+        WHERE {column} >= ?"""
     params: list[Any] = [brand, format_ts(start)]
     if end is not None:
-        sql += " AND first_at < ?"
+        sql += f" AND {column} < ?"
         params.append(format_ts(end))
-    return _rows(db, sql + " ORDER BY first_at, outlet", params)
+    return _rows(db, sql + f" ORDER BY {column}, outlet", params)
 
 
 def brand_first_found_at(db: sqlite_utils.Database, brand: str) -> datetime | None:
@@ -217,10 +240,28 @@ def digest_row(db: sqlite_utils.Database, day: str, recipient: str) -> Row | Non
     return rows[0] if rows else None
 
 
-def first_digest_day(db: sqlite_utils.Database) -> str | None:
-    """The earliest day a digest was recorded for (catch-up never goes before it)."""
-    value = db.execute("SELECT min(date) FROM digests").fetchone()[0]
-    return str(value) if value else None
+def digests_of_day(db: sqlite_utils.Database, day: str) -> list[Row]:
+    """Every digest row dated ``day``, sent ones first."""
+    return _rows(
+        db,
+        "SELECT * FROM digests WHERE date = ? ORDER BY status != 'sent', recipient",
+        [day],
+    )
+
+
+def previous_digest_end(db: sqlite_utils.Database, recipient: str, day: str) -> datetime | None:
+    """Where the last digest *sent* to ``recipient`` before ``day`` stopped covering mentions.
+
+    Its ``period_end``; for rows written before windows were stored, its ``sent_at`` (the old
+    digests covered mentions published the day before, all found before they were sent).
+    None when ``recipient`` never received one.
+    """
+    value = db.execute(
+        "SELECT max(coalesce(period_end, sent_at)) FROM digests"
+        " WHERE recipient = ? AND status = 'sent' AND date < ?",
+        [recipient, day],
+    ).fetchone()[0]
+    return parse_ts(value) if value else None
 
 
 def claim_digest(
@@ -244,30 +285,47 @@ def claim_digest(
     return row
 
 
-def mark_digest_sent(db: sqlite_utils.Database, digest_id: int, sent_at: datetime) -> None:
+def mark_digest_sent(
+    db: sqlite_utils.Database,
+    digest_id: int,
+    sent_at: datetime,
+    period_start: datetime,
+    period_end: datetime,
+) -> None:
+    """Record that a server accepted the digest covering ``[period_start, period_end)``."""
     with db.conn:
         db.execute(
-            "UPDATE digests SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
-            " last_error = NULL, next_attempt_at = NULL WHERE id = ?",
-            [format_ts(sent_at), digest_id],
+            "UPDATE digests SET status = 'sent', sent_at = ?, built_at = ?,"
+            " attempts = attempts + 1, last_error = NULL, next_attempt_at = NULL,"
+            " period_start = ?, period_end = ? WHERE id = ?",
+            [
+                format_ts(sent_at),
+                format_ts(sent_at),
+                format_ts(period_start),
+                format_ts(period_end),
+                digest_id,
+            ],
         )
 
 
 def mark_digest_failed(
-    db: sqlite_utils.Database, digest_id: int, error: str, next_attempt_at: datetime
+    db: sqlite_utils.Database,
+    digest_id: int,
+    error: str,
+    next_attempt_at: datetime,
+    period_start: datetime,
+    period_end: datetime,
 ) -> None:
+    """Record a failed attempt; the window is the one tried (the retry rebuilds a later end)."""
     with db.conn:
         db.execute(
             "UPDATE digests SET status = 'failed', attempts = attempts + 1, last_error = ?,"
-            " next_attempt_at = ? WHERE id = ?",
-            [error, format_ts(next_attempt_at), digest_id],
+            " next_attempt_at = ?, period_start = ?, period_end = ? WHERE id = ?",
+            [
+                error,
+                format_ts(next_attempt_at),
+                format_ts(period_start),
+                format_ts(period_end),
+                digest_id,
+            ],
         )
-
-
-def unsent_digests(db: sqlite_utils.Database, since_day: str) -> list[Row]:
-    """Digest rows not sent yet for days on or after ``since_day``, oldest first."""
-    return _rows(
-        db,
-        "SELECT * FROM digests WHERE status != 'sent' AND date >= ? ORDER BY date, recipient",
-        [since_day],
-    )

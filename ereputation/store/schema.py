@@ -159,4 +159,14 @@ MIGRATIONS: list[str] = [
     ALTER TABLE digests ADD COLUMN next_attempt_at TEXT;  -- null: try at the next check
     CREATE INDEX alerts_unsent ON alerts(sent_at, fired_at);
     """,
+    # 3: a digest now covers the mentions *found* (mentions.found_at) since the previous sent
+    # digest, not those published on one day: an article published on day D but fetched after
+    # D's digest went out was in no digest.  `digests.date` becomes the local day the digest is
+    # sent on; the window it covered is stored so the next one starts exactly where it ended
+    # (half-open: period_start <= found_at < period_end).  Null in rows written before.
+    """
+    ALTER TABLE digests ADD COLUMN period_start TEXT;  -- UTC; first found_at covered
+    ALTER TABLE digests ADD COLUMN period_end TEXT;    -- UTC; found_at before this covered
+    CREATE INDEX digests_recipient_sent ON digests(recipient, status, period_end);
+    """,
 ]
