@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 # An item whose feed text is shorter than this is probably a teaser: read the article page.
 SHORT_TEXT = 400
 _WORDS = re.compile(r"\w+")
+# Spreads polls (and retries of sources that failed together) so they do not come in waves.
+_JITTER = random.Random()
 
 
 @dataclass
@@ -302,9 +304,9 @@ def _with_feed_url(outcome: SourceOutcome, feed_url: str) -> SourceOutcome:
 def next_poll_at(source: Source, state: SourceState, outcome: SourceOutcome) -> datetime:
     """When to poll again: ``every`` with ±10 % jitter, or a backoff after failures."""
     if outcome.ok:
-        delay = source.every * random.uniform(0.9, 1.1)
+        delay = source.every * _JITTER.uniform(0.9, 1.1)
     else:
-        delay = next_poll_delay(source.every, state.failures + 1, outcome.retry_after)
+        delay = next_poll_delay(source.every, state.failures + 1, outcome.retry_after, rng=_JITTER)
     return outcome.polled_at + timedelta(seconds=delay)
 
 
