@@ -13,6 +13,7 @@ canonicalised (``canonical_url``): they are identity keys, compared with what is
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import unquote, urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
@@ -115,21 +116,34 @@ def find_article_links(html: bytes | str, base_url: str, selector: str | None = 
     a date) — or, inside ``<article>``, ``<main>`` or a heading, any deeper path that is not
     a category, tag, author, account, legal or sharing page.  Never raises.
     """
+    return list(find_article_anchors(html, base_url, selector))
+
+
+def find_article_anchors(
+    html: bytes | str, base_url: str, selector: str | None = None
+) -> dict[str, str]:
+    """The links of ``find_article_links``, each with the URL to fetch it at.
+
+    Maps each canonical key (the identity of the article) to the absolute URL as the page
+    wrote it (fragment dropped), first occurrence in page order.  The key is not always
+    served — an AMP path ``/amp/4521`` has the key ``/4521`` — so the pipeline fetches the
+    written URL and stores the key.  Never raises.
+    """
     soup = _soup(html)
     if soup is None:
-        return []
+        return {}
     base = _base_of(soup, base_url)
     if selector:
         try:
             selected = soup.select(selector)
         except Exception:  # soupsieve rejects the selector: nothing matches it
-            return []
+            return {}
         anchors = [
             a
             for element in selected
             for a in ([element] if element.name == "a" else element.find_all("a"))
         ]
-        return _unique(_canonical_link(a, base) for a in anchors)
+        return _unique(_link(a, base) for a in anchors)
     for noise in soup.find_all(_NOISE_TAGS):
         noise.decompose()
     for header in soup.find_all("header"):
@@ -140,11 +154,11 @@ def find_article_links(html: bytes | str, base_url: str, selector: str | None = 
     home = canonical_url(base)
     found = []
     for anchor in soup.find_all("a"):
-        link = _canonical_link(anchor, base)
-        if link is None or link == home or not _same_site(link, base):
+        link = _link(anchor, base)
+        if link is None or link[0] == home or not _same_site(link[0], base):
             continue
         in_context = anchor.find_parent(_CONTEXT_TAGS) is not None
-        if looks_like_article(link, in_context):
+        if looks_like_article(link[0], in_context):
             found.append(link)
     return _unique(found)
 
@@ -203,15 +217,16 @@ def _absolute(href: str, base: str) -> str | None:
     return parts._replace(fragment="").geturl()
 
 
-def _canonical_link(anchor: Tag, base: str) -> str | None:
+def _link(anchor: Tag, base: str) -> tuple[str, str] | None:
+    """(canonical key, absolute URL as written) of an ``<a href>``; None when not http(s)."""
     href = str(anchor.get("href") or "").strip()
     if not href or href.startswith("#"):
         return None
     absolute = _absolute(href, base)
     if absolute is None:
         return None
-    link = canonical_url(absolute)
-    return link if link.startswith(("http://", "https://")) else None
+    key = canonical_url(absolute)
+    return (key, absolute) if key.startswith(("http://", "https://")) else None
 
 
 def _same_site(link: str, base: str) -> bool:
@@ -219,9 +234,9 @@ def _same_site(link: str, base: str) -> bool:
     return bool(a and b) and (a == b or a.endswith("." + b) or b.endswith("." + a))
 
 
-def _unique(links: object) -> list[str]:
-    seen: dict[str, None] = {}
-    for link in links:  # type: ignore[attr-defined]
+def _unique(links: Iterable[tuple[str, str] | None]) -> dict[str, str]:
+    seen: dict[str, str] = {}
+    for link in links:
         if link:
-            seen.setdefault(link, None)
-    return list(seen)
+            seen.setdefault(*link)
+    return seen

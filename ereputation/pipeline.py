@@ -25,7 +25,7 @@ import sqlite_utils
 from .article import extract_article
 from .canonical import canonical_url, outlet_of
 from .config import Brand, Config, Source
-from .discover import find_article_links, find_feed_links
+from .discover import find_article_anchors, find_feed_links
 from .extract import FeedItem, parse_feed
 from .fetch import Fetcher, FetchResult, next_poll_delay
 from .language import detect_language
@@ -241,7 +241,9 @@ class SourcePoller:
                 if outcome.ok and outcome.items_read:
                     log.info("%s advertises the feed %s: using it", source.url, feed_url)
                     return _with_feed_url(outcome, feed_url)
-        links = find_article_links(body, listing.final_url, source.selector)
+        # key -> URL as written: the key (what is stored) is not always served (AMP paths)
+        anchors = find_article_anchors(body, listing.final_url, source.selector)
+        links = list(anchors)
         keys = {link: hashlib.sha1(link.encode()).hexdigest() for link in links}
         new = self.seen.new_hashes(state.id, list(keys.values()))
         seen: list[str] = []
@@ -256,7 +258,7 @@ class SourcePoller:
                 seen.append(key)
                 continue
             budget -= 1
-            page = self.fetcher.fetch(link, obey_robots=True)
+            page = self.fetcher.fetch(anchors[link], obey_robots=True)
             if not page.ok or not page.body:
                 if page.status is not None and 400 <= page.status < 500 and page.status != 429:
                     seen.append(key)  # gone or forbidden: do not ask again
