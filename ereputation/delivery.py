@@ -107,15 +107,19 @@ def next_window(
 ) -> Window:
     """The window of a digest for ``recipient`` built at ``now``.
 
-    It starts where the last digest sent to ``recipient`` on a day before ``before`` ended (or
-    ``FIRST_WINDOW`` before its end if there is none) and ends at ``now`` rounded up to the
-    second.
+    It starts where the last digest sent to ``recipient`` on a day before ``before`` ended; for
+    a first digest, ``FIRST_WINDOW`` before its end, or earlier where a failed first attempt
+    started.  It ends at ``now`` rounded up to the second.
     """
     # Stored timestamps are whole seconds (truncated): a mention found earlier within the
     # second the digest is built is stored as that second, so the window ends at the next one.
     end = now if not now.microsecond else now.replace(microsecond=0) + timedelta(seconds=1)
     start = queries.previous_digest_end(db, recipient, before.isoformat())
-    return Window(start or end - FIRST_WINDOW, end)
+    if start is None:
+        # A first digest: the last 24 h, or more if earlier first attempts all failed.
+        failed = queries.first_unsent_start(db, recipient)
+        start = min(end - FIRST_WINDOW, failed) if failed else end - FIRST_WINDOW
+    return Window(start, end)
 
 
 def past_window(config: Config, db: sqlite_utils.Database, day: date) -> Window:

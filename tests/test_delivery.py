@@ -189,6 +189,16 @@ def test_a_failure_until_midnight_is_carried_by_the_next_days_digest(tmp_path, s
     assert [s[2] for s in statuses(history.db)] == ["sent", "failed", "sent"]
 
 
+def test_a_first_digest_that_failed_all_day_is_carried_whole_by_the_next(tmp_path, smtp, history):
+    config = make_config(tmp_path, smtp)
+    smtp.fail_with = "451 try later"
+    send_due_digests(config, history.db, DUE)  # the very first digest: refused all day
+    smtp.fail_with = None
+    send_due_digests(config, history.db, DUE + timedelta(days=1, hours=2))  # 26 h later
+    (message,) = smtp.wait_for(1)
+    assert titles(message) == {"Atlas Télécom baisse ses prix"}  # found 29 h before: kept
+
+
 def test_sent_once_per_day_and_recipient_even_across_restarts(tmp_path, smtp, history):
     config = make_config(tmp_path, smtp, to=("a@example.ma", "b@example.ma"))
     first = send_due_digests(config, history.db, DUE)

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import lxml.html
 import pytest
 
 from ereputation.config import Brand, Config, DigestSettings
@@ -248,6 +249,17 @@ def test_feed_text_is_escaped_and_only_http_links_survive(tmp_path, history):
     assert "javascript:" not in digest.html
     assert "Lien piégé" in digest.html  # shown, without a link
     assert "<script>alert('x')</script> Atlas" in digest.text  # plain text is not HTML
+
+
+def test_markup_in_feed_text_never_becomes_an_element_or_attribute(tmp_path, history):
+    hostile = "Atlas <img src=x onerror=alert(2)> <a href='javascript:x'>y</a> <svg onload=z>"
+    history.mention(at(DAY, 9), title=hostile, snippet=hostile, outlet='x.ma" onclick="evil')
+    digest = digest_of(make_config(tmp_path), history.db)
+    tree = lxml.html.fromstring(digest.html)
+    assert not tree.xpath("//script | //img | //svg | //iframe | //object | //style")
+    assert not [name for element in tree.iter() for name in element.attrib if name.startswith("on")]
+    assert all(href.startswith("https://") for href in tree.xpath("//a/@href"))
+    assert hostile in tree.text_content()  # shown as text, whole
 
 
 def test_arabic_snippets_are_marked_right_to_left(tmp_path, history):

@@ -264,6 +264,18 @@ def previous_digest_end(db: sqlite_utils.Database, recipient: str, day: str) -> 
     return parse_ts(value) if value else None
 
 
+def first_unsent_start(db: sqlite_utils.Database, recipient: str) -> datetime | None:
+    """The earliest window start of the digests to ``recipient`` that were tried but never sent.
+
+    For a recipient who never received a digest: what its failed first attempts covered.
+    """
+    value = db.execute(
+        "SELECT min(period_start) FROM digests WHERE recipient = ? AND status != 'sent'",
+        [recipient],
+    ).fetchone()[0]
+    return parse_ts(value) if value else None
+
+
 def claim_digest(
     db: sqlite_utils.Database,
     *,
