@@ -30,6 +30,8 @@ _BLANK_LINES = re.compile(r"\n\s*\n+")
 # flat ones of any length, so one long entity referenced many times (the "quadratic blowup")
 # still expands to gigabytes.  A feed whose declared entities would expand past this is refused.
 MAX_ENTITY_EXPANSION = 1024 * 1024
+# bozo reasons that do not make a recognised feed unreadable
+_BENIGN = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
 _ENTITY_DECL = re.compile(rb"<!ENTITY\s+([^\s%]+)\s+(?:\"([^\"]*)\"|'([^']*)')")
 
 
@@ -116,7 +118,12 @@ def parse_feed(body: bytes, url: str, now: datetime | None = None) -> ParsedFeed
     problem = None
     if not items and parsed.get("bozo"):
         reason = parsed.get("bozo_exception")
-        problem = f"not a readable feed: {_one_line(str(reason)) if reason else 'no entries'}"
+        if not parsed.get("version") and isinstance(reason, _BENIGN):
+            problem = "not a feed: no RSS, Atom, RDF or JSON Feed document found"
+        elif not isinstance(reason, _BENIGN):
+            problem = f"not a readable feed: {_one_line(str(reason)) if reason else 'no entries'}"
+        # else: a well-formed feed with no entries yet; the missing Content-Type is ours (the
+        # fetcher's headers are not passed on) and a mislabelled charset was recovered from.
     title = _clean(parsed.feed.get("title")) or None
     return ParsedFeed(title, tuple(items), problem)
 
