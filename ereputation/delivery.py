@@ -122,14 +122,22 @@ def next_window(
     return Window(start, end)
 
 
-def past_window(config: Config, db: sqlite_utils.Database, day: date) -> Window:
-    """The window of the digest dated ``day``: the stored one (of a sent row first) if any,
-    else the 24 h ending at ``digest.at`` on ``day``."""
+def stored_window(db: sqlite_utils.Database, day: date) -> Window | None:
+    """The window recorded for a digest dated ``day`` (a sent one first), if any."""
     for row in queries.digests_of_day(db, day.isoformat()):
         if row.get("period_start") and row.get("period_end"):
             return Window(
                 queries.parse_ts(row["period_start"]), queries.parse_ts(row["period_end"])
             )
+    return None
+
+
+def past_window(config: Config, db: sqlite_utils.Database, day: date) -> Window:
+    """The window of the digest dated ``day``: the stored one if any, else the 24 h ending at
+    ``digest.at`` on ``day``."""
+    stored = stored_window(db, day)
+    if stored is not None:
+        return stored
     end = datetime.combine(day, digest_time(config), tzinfo=ZoneInfo(config.timezone))
     return Window(end - FIRST_WINDOW, end)
 
@@ -260,7 +268,8 @@ def digest_command(
       (``send_digest``: never twice a day; the daemon's later one says already sent);
       otherwise its plain text is printed;
     - ``day`` in the past: the digest sent that day rebuilt from its stored window, or the 24 h
-      ending at that day's ``digest.at``; printed only (it cannot be sent again);
+      ending at that day's ``digest.at``; printed only (a past digest is never sent).  ``day``
+      = today once today's digest was sent (without ``send``): that digest, rebuilt;
     - ``dry_run``: the text is printed and the message written to ``<outbox>/dry-run/`` (path
       reported); nothing is sent and the ledger is untouched.
     Raises ``EreputationError`` for a day in the future or ``--send`` with a past day, and
@@ -279,7 +288,7 @@ def digest_command(
     if send and not dry_run:
         if past:
             raise EreputationError(
-                f"the digest of {day} cannot be sent again: `--send` sends today's digest",
+                f"{day} is in the past: `--send` only sends today's digest",
                 hint=f"print it with `--date {day}`, or write it as .eml with `--dry-run`",
             )
         results = send_digest(config, db, now)
@@ -294,6 +303,8 @@ def digest_command(
         return
     if day is not None and past:
         window = past_window(config, db, day)
+    elif day is not None and (sent_today := stored_window(db, day)) is not None:
+        window = sent_today  # `--date <today>` after today's digest went out: that one
     else:
         # What would be sent now: from the last digest anyone received (today's included).
         tomorrow = today + timedelta(days=1)

@@ -257,9 +257,20 @@ def test_a_past_digest_is_rebuilt_from_its_stored_window(tmp_path, smtp, history
     assert "Mentions trouvées du 26 nov. à 08:00 au 27 nov. à 08:00" in before
 
 
+def test_today_given_as_date_shows_todays_sent_digest_else_what_is_new(tmp_path, smtp, history):
+    config = make_config(tmp_path, smtp)
+    send_due_digests(config, history.db, DUE)
+    history.mention(at(DAY, 9), title="Atlas Télécom après coup")
+    later = DUE + timedelta(hours=3)
+    sent = "\n".join(digest_command(config, DAY, db=history.db, now=later))
+    assert "baisse ses prix" in sent and "après coup" not in sent
+    new = "\n".join(digest_command(config, None, db=history.db, now=later))
+    assert "après coup" in new and "baisse ses prix" not in new  # what tomorrow's will hold
+
+
 def test_a_past_or_future_day_cannot_be_sent(tmp_path, smtp, history):
     config = make_config(tmp_path, smtp)
-    with pytest.raises(EreputationError, match="cannot be sent again"):
+    with pytest.raises(EreputationError, match="only sends today's digest"):
         list(digest_command(config, DAY - timedelta(1), send=True, db=history.db, now=DUE))
     with pytest.raises(EreputationError, match="does not exist yet"):
         list(digest_command(config, DAY + timedelta(1), db=history.db, now=DUE))
