@@ -152,7 +152,13 @@ def analyze(config_path: str | None, text: str, as_json: bool) -> None:
 
 @main.command()
 @config_option
-@click.option("--date", "day", metavar="YYYY-MM-DD", help="The day to cover (default: today).")
+@click.option(
+    "--date",
+    "day",
+    metavar="YYYY-MM-DD",
+    help="A past day whose digest to rebuild (default: today's, covering what was found "
+    "since the last digest).",
+)
 @click.option("--send", is_flag=True, help="Send it (SMTP, or the outbox with no SMTP).")
 @click.option("--dry-run", is_flag=True, help="Print it and write the .eml, send nothing.")
 @_errors_to_exit

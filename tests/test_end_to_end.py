@@ -15,6 +15,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from bs4 import BeautifulSoup
 from sample_feeds import AR, EN, FR, NOW, OWNED, rss
 
 
@@ -156,7 +157,17 @@ email: {{smtp: "127.0.0.1:{smtp.port}", starttls: false}}
     assert ereputation("digest", "--send", "-c", str(config), cwd=tmp_path).returncode == 0
     html = smtp.wait_for(1)[-1].get_body(("html",)).get_content()
     assert "Atlas Télécom" in html
-    assert "<script" not in html.lower() and "onerror=" not in html.lower()
+    assert "<script" not in html.lower()
+    page = BeautifulSoup(html, "html.parser")
+    assert not page.find_all(["script", "img", "iframe", "object", "svg", "style"])
+    assert not [
+        (tag.name, attr)
+        for tag in page.find_all(True)
+        for attr in tag.attrs
+        if attr.lower().startswith("on")
+    ]
+    # The hostile text is shown as text, not lost.
+    assert "<img src=x onerror=alert(2)>" in page.get_text()
 
 
 def test_check_reports_every_problem_and_exits_2(tmp_path):

@@ -187,6 +187,9 @@ def _write_outcome(
     polled: str | None,
 ) -> Recorded:
     new_articles = new_mentions = 0
+    # Stamped at write time, not at the poll's start: a digest built meanwhile by another
+    # process covers up to its own build time and must not miss what commits after it.
+    found_at = iso(datetime.now(UTC))
     with db.conn:
         conn = db.conn
         if outcome.ok:
@@ -222,7 +225,8 @@ def _write_outcome(
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         article_id, mention.brand, mention.matched, mention.snippet,
-                        mention.sentiment, mention.label, int(mention.owned), mentioned_at, polled,
+                        mention.sentiment, mention.label, int(mention.owned), mentioned_at,
+                        found_at,
                     ],
                 )  # fmt: skip
                 new_mentions += cursor.rowcount
