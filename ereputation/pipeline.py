@@ -131,7 +131,14 @@ class SourcePoller:
         try:
             if source.kind == "page" and not state.feed_url:
                 return self._poll_page(source, state, now)
-            return self._poll_feed(source, state, now, state.feed_url or source.url)
+            outcome = self._poll_feed(source, state, now, state.feed_url or source.url)
+            if source.kind == "page" and _feed_gone(outcome):
+                # The feed the page advertised broke or went away: read the page itself now
+                # (which also finds a feed it advertises instead), rather than fail forever.
+                log.info("feed %s of %s unusable (%s): reading the page", state.feed_url,
+                         source.url, outcome.error)  # fmt: skip
+                return self._poll_page(source, _fresh(state), now)
+            return outcome
         except Exception as err:  # a bug on one source's data must not end the cycle
             log.exception("unexpected error while polling %s", source.url)
             return SourceOutcome(source, now, error=f"internal error: {type(err).__name__}: {err}")
@@ -290,6 +297,16 @@ def _failed(source: Source, now: datetime, result: FetchResult) -> SourceOutcome
         source, now, status=result.status, error=result.error or f"HTTP {result.status}",
         retry_after=result.retry_after,
     )  # fmt: skip
+
+
+def _feed_gone(outcome: SourceOutcome) -> bool:
+    """The feed answered but is no use (gone, forbidden, not a feed); not "busy, come back"."""
+    status = outcome.status
+    return (
+        not outcome.ok
+        and status is not None
+        and (200 <= status < 300 or (400 <= status < 500 and status != 429))
+    )
 
 
 def _fresh(state: SourceState) -> SourceState:
