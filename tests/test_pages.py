@@ -616,13 +616,11 @@ def test_real_article_pages_behind_a_listing(world: World, tmp_path: Path) -> No
     )
     a.serve("/", "listing.html")
     a.routes["/pixels/loi-sur-le-renseignement-4627068"] = Page(
-        str(SHARED / "corpus/real-pages/readability/lemonde-1/source.html")
+        _corpus("readability/lemonde-1/source.html")
     )
     a.routes["/arabic/syria-clashes-weapons-depot-2013"] = Page(
-        str(SHARED / "corpus/real-pages/newspaper/html/arabic_article.html")
+        _corpus("newspaper/html/arabic_article.html")
     )
-    _corpus("readability/lemonde-1/source.html")
-    _corpus("newspaper/html/arabic_article.html")
     path = tmp_path / "feeds.yaml"
     path.write_text(
         "database: pages.db\nbrands:\n  - name: Conseil constitutionnel\n"
@@ -638,10 +636,41 @@ def test_real_article_pages_behind_a_listing(world: World, tmp_path: Path) -> No
         "SELECT a.url, a.outlet, a.published_at, a.language, m.brand FROM mentions m "
         "JOIN articles a ON a.id = m.article_id ORDER BY m.brand",
     )
-    lemonde = "http://lemonde.fr/pixels/article/2015/05/04/que-contient-la-loi-sur-le-renseignement_4627068_4408996.html"
+    lemonde = (
+        "http://lemonde.fr/pixels/article/2015/05/04/"
+        "que-contient-la-loi-sur-le-renseignement_4627068_4408996.html"
+    )
     assert [row[4] for row in found] == ["Coalition nationale syrienne", "Conseil constitutionnel"]
     syria, loi = found
     assert loi[:4] == (lemonde, "lemonde.fr", "2015-05-04T11:36:31+00:00", "fr")
     assert syria[1] == "arabic.cnn.com" and syria[3] == "ar"
     # The CNN page declares no publication time: unknown, or the day in its URL — not today.
     assert syria[2] is None or syria[2].startswith("2013-")
+
+
+B_APPLICATION = "/economie/la-banque-zellige-lance-une-application-pour-les-commercants"
+
+
+def test_a_page_source_whose_feed_disappears_goes_back_to_its_listing(
+    world: World, tmp_path: Path
+) -> None:
+    b = world["B"]
+    config = write_config(
+        tmp_path, f'  - {{name: Maroc Dépêche, url: "{world.bases["B"]}/", kind: page}}\n'
+    )
+    run_once(load_config(config))
+    database = load_config(config).database
+    assert rows(database, "SELECT feed_url FROM sources") == [
+        (world.bases["B"] + "/feeds/all.xml",)
+    ]
+    # The redesign drops the feed (404) and its <link rel=alternate>.
+    del b.routes["/feeds/all.xml"]
+    b.serve("/", "index-sans-flux.html")
+    b.serve(B_APPLICATION, "application.html")
+    before = len(b.paths())
+    report = run_once(load_config(config))
+    assert report.failed == 0, report.errors
+    asked = b.paths()[before:]
+    assert B_APPLICATION in asked
+    assert B_ZELLIGE not in asked  # stored already: not read again from the listing
+    assert world.url("B", B_APPLICATION) in mentioned_urls(config)
