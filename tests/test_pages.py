@@ -249,6 +249,7 @@ class Run:
     first: dict[str, list[str]]  # outlet -> paths requested by the first poll
     second: dict[str, list[str]]  # ... by the second poll
     outputs: list[subprocess.CompletedProcess[str]]
+    config: Path
 
 
 @pytest.fixture(scope="module")
@@ -271,7 +272,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         letter: outlet.paths()[len(first[letter]) :] for letter, outlet in world.outlets.items()
     }
     try:
-        yield Run(world, folder / "pages.db", first, second, outputs)
+        yield Run(world, folder / "pages.db", first, second, outputs, config)
     finally:
         for outlet in world.outlets.values():
             outlet.close()
@@ -345,6 +346,17 @@ def test_the_dispatch_and_its_rewrites_are_one_story_first_published_first(run: 
         stories[0][0],
     )
     assert first == (world.url("A", A_ZELLIGE),)  # published 6 h ago; the others 4 h and 2 h
+
+
+def test_the_digest_shows_the_dispatch_once_with_its_three_outlets(run: Run) -> None:
+    printed = ereputation("digest", "-c", str(run.config), cwd=run.config.parent)
+    assert printed.returncode == 0, printed.stderr
+    zellige = printed.stdout.split("\nBanque Zellige\n", 1)[1]
+    stories = zellige.split("Histoires reprises", 1)[1].split("Nouveaux médias", 1)[0]
+    outlets = [urlsplit(run.world.bases[k]).netloc for k in "ABC"]
+    assert stories.count("\n  * ") == 1  # one story, not three hits
+    assert f"3 médias: {', '.join(outlets)}" in stories
+    assert f"publiée d'abord par {outlets[0]}" in stories
 
 
 def test_the_arabic_rewrite_joins_the_arabic_story(run: Run) -> None:
