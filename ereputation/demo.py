@@ -148,7 +148,8 @@ def run_demo(directory: Path | None = None) -> Iterator[str]:
         report = run_once(config)
         yield f"Cycle: {report.summary()}"
         for name, error in report.errors:
-            yield f"  (expected) {name}: {error}"
+            expected = " (expected: this sample feed is broken on purpose)"
+            yield f"  {name}: {error}{expected if name == 'Broken feed' else ''}"
         yield from digest_command(config, None, send=True, dry_run=False)
     yield ""
     yield f"Work folder: {work}"
