@@ -1,0 +1,230 @@
+"""A seeded corpus of generated news feeds with known brand mentions: the scale benchmark's input.
+
+``make_corpus(n, seed)`` returns ``n`` feed documents (RSS 2.0, Atom 1.0 and RSS 1.0/RDF, 20–100
+items each, French-heavy with English and Arabic) and the ground truth: the set of
+(article URL, brand) pairs a correct daemon stores.  Mentions cover what users rely on —
+accents dropped or kept, Arabic clitics glued to the name, a brand that is also a common word
+(*Orange*) — and traps that must *not* count: ``orangeade``, lower-case ``orange``,
+``Atlas Télécommunications``, an exclusion next to the hit (*Atlas Mountains*).  A share of
+feeds fail on purpose (5xx, broken XML, a server that never answers in time).
+
+Same ``n`` and ``seed``: byte-identical documents, so runs and machines can be compared.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from xml.sax.saxutils import escape, quoteattr
+
+BRANDS_YAML = """\
+brands:
+  - name: Atlas Télécom
+    aliases: [Atlas Telecom, اتصالات الأطلس]
+    exclude: [Atlas Mountains]
+  - name: Banque Zellige
+    aliases: [Zellige Bank, بنك الزليج]
+  - name: Orange
+    case_sensitive: true
+"""
+
+# What the naive baseline searches for: every configured name, nothing more clever.
+BRAND_TERMS = {
+    "Atlas Télécom": ["Atlas Télécom", "Atlas Telecom", "اتصالات الأطلس"],
+    "Banque Zellige": ["Banque Zellige", "Zellige Bank", "بنك الزليج"],
+    "Orange": ["Orange"],
+}
+# Per language: (brand, surface form) that must match.
+MENTIONS = {
+    "fr": [
+        ("Atlas Télécom", "Atlas Télécom"),
+        ("Atlas Télécom", "ATLAS TELECOM"),
+        ("Atlas Télécom", "Atlas Telecom"),
+        ("Banque Zellige", "Banque Zellige"),
+        ("Banque Zellige", "la banque zellige"),
+        ("Orange", "Orange"),
+    ],
+    "en": [
+        ("Atlas Télécom", "Atlas Telecom"),
+        ("Banque Zellige", "Zellige Bank"),
+        ("Orange", "Orange"),
+    ],
+    "ar": [
+        ("Atlas Télécom", "اتصالات الأطلس"),
+        ("Atlas Télécom", "واتصالات الأطلس"),
+        ("Banque Zellige", "بنك الزليج"),
+        ("Banque Zellige", "وبنك الزليج"),
+        ("Banque Zellige", "لبنك الزليج"),
+    ],
+}
+# Near misses that must not match any brand.
+TRAPS = {
+    "fr": ["une orangeade fraîche", "le jus d'orange", "Atlas Télécommunications", "zelliges"],
+    "en": ["an orangeade stand", "orange juice prices", "Atlas Telecommunications"],
+    "ar": ["الزليجية", "برتقال"],
+}
+# A mention whose sentence also names an exclusion: not a mention of the brand.
+EXCLUDED = {
+    "fr": "Atlas Télécom organise une randonnée dans les Atlas Mountains.",
+    "en": "Atlas Telecom sponsors a trek across the Atlas Mountains.",
+}
+SENTENCES = {
+    "fr": [
+        "Le gouvernement a présenté un nouveau plan pour l'économie numérique.",
+        "Les usagers se plaignent d'une panne de réseau depuis ce matin.",
+        "Le service client a été jugé excellent par une majorité de répondants.",
+        "Les tarifs augmentent encore, au grand dam des consommateurs.",
+        "La conférence de presse s'est tenue à Casablanca en présence des dirigeants.",
+        "Une enquête révèle des retards répétés dans le traitement des dossiers.",
+        "Les résultats trimestriels dépassent les attentes des analystes.",
+        "Les syndicats annoncent une grève pour la semaine prochaine.",
+        "Le lancement de la nouvelle offre a été salué par les clients.",
+        "Des associations dénoncent des pratiques commerciales trompeuses.",
+    ],
+    "en": [
+        "The ministry unveiled a new plan for the digital economy.",
+        "Customers have been complaining about a network outage since this morning.",
+        "Quarterly results beat analysts' expectations.",
+        "The launch of the new offer was welcomed by customers.",
+        "Consumer groups denounced misleading sales practices.",
+        "Prices keep rising, to the dismay of households.",
+    ],
+    "ar": [
+        "أعلنت الحكومة عن خطة جديدة للاقتصاد الرقمي.",
+        "يشتكي المستخدمون من انقطاع الشبكة منذ صباح اليوم.",
+        "تجاوزت النتائج الفصلية توقعات المحللين.",
+        "رحب الزبناء بإطلاق العرض الجديد.",
+        "نددت جمعيات حماية المستهلك بممارسات تجارية مضللة.",
+        "عقدت الندوة الصحفية في الدار البيضاء بحضور المسؤولين.",
+    ],
+}
+FORMATS = ("rss", "rss", "atom", "rdf")
+MENTION_SHARE = 0.12
+TRAP_SHARE = 0.10
+EXCLUDED_SHARE = 0.02
+
+
+@dataclass(frozen=True)
+class Feed:
+    path: str  # served at this path
+    kind: str  # ok | error | broken | timeout
+    body: bytes  # the document (empty for error and timeout feeds)
+    items: int
+
+
+@dataclass(frozen=True)
+class Corpus:
+    feeds: tuple[Feed, ...]
+    truth: frozenset[tuple[str, str]]  # (article URL, brand) of feeds that can be read
+
+    @property
+    def items(self) -> int:
+        return sum(feed.items for feed in self.feeds if feed.kind == "ok")
+
+
+def make_corpus(
+    n: int, seed: int = 7, *, fail_share: float = 0.03, now: datetime | None = None
+) -> Corpus:
+    """``n`` feeds; ``fail_share`` of them fail (split between 5xx, broken XML and timeouts)."""
+    rng = random.Random(seed)
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    feeds = []
+    truth: set[tuple[str, str]] = set()
+    for index in range(n):
+        path = f"/feeds/{index}.xml"
+        roll = rng.random()
+        if roll < fail_share:
+            kind = ("error", "broken", "timeout")[index % 3]
+        else:
+            kind = "ok"
+        language = rng.choices(("fr", "en", "ar"), weights=(6, 2.5, 1.5))[0]
+        fmt = FORMATS[index % len(FORMATS)]
+        items = [_item(rng, index, j, language, now) for j in range(rng.randint(20, 100))]
+        if kind == "error" or kind == "timeout":
+            feeds.append(Feed(path, kind, b"", 0))
+            continue
+        body = _render(fmt, index, language, items, now)
+        if kind == "broken":
+            body = body[: len(body) // 3].replace(b"<item", b"<item <<", 1)
+            feeds.append(Feed(path, kind, body, 0))
+            continue
+        for url, _, _, _, brands in items:
+            truth.update((url, brand) for brand in brands)
+        feeds.append(Feed(path, kind, body, len(items)))
+    return Corpus(tuple(feeds), frozenset(truth))
+
+
+_Item = tuple[str, str, str, datetime, tuple[str, ...]]  # url, title, html, published, brands
+
+
+def _item(rng: random.Random, feed: int, number: int, language: str, now: datetime) -> _Item:
+    sentences = rng.sample(SENTENCES[language], k=min(4, len(SENTENCES[language])))
+    brands: list[str] = []
+    roll = rng.random()
+    if roll < MENTION_SHARE:
+        brand, surface = rng.choice(MENTIONS[language])
+        position = rng.randrange(len(sentences))
+        sentences[position] = f"{sentences[position][:-1]}, selon {surface}."
+        if language == "en":
+            sentences[position] = sentences[position].replace(", selon", ", said")
+        elif language == "ar":
+            sentences[position] = sentences[position][:-1] + f" حسب {surface}."
+        brands.append(brand)
+    elif roll < MENTION_SHARE + TRAP_SHARE:
+        sentences.insert(
+            1, f"{rng.choice(SENTENCES[language])[:-1]} ({rng.choice(TRAPS[language])})."
+        )
+    elif roll < MENTION_SHARE + TRAP_SHARE + EXCLUDED_SHARE and language in EXCLUDED:
+        sentences.insert(1, EXCLUDED[language])
+    title = sentences[0][:-1]
+    body = "".join(f"<p>{escape(s)}</p>" for s in sentences[1:])
+    if rng.random() < 0.3:
+        body += '<p><a href="https://example.com/x">Lire la suite</a> <img src="x.jpg"/></p>'
+    url = f"https://site{feed % 97}.example.com/{feed}/article-{number}.html"
+    published = now - timedelta(minutes=rng.randint(5, 3 * 24 * 60))
+    return url, title, body, published, tuple(brands)
+
+
+def _render(fmt: str, index: int, language: str, items: list[_Item], now: datetime) -> bytes:
+    title = f"Flux {index}"
+    if fmt == "atom":
+        entries = "".join(
+            f"<entry><id>{escape(url)}</id><title>{escape(t)}</title>"
+            f'<link rel="alternate" href={quoteattr(url)}/>'
+            f"<updated>{p.isoformat()}</updated><author><name>Rédaction</name></author>"
+            f'<summary type="html">{escape(html)}</summary></entry>'
+            for url, t, html, p, _ in items
+        )
+        return (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{language}">'
+            f"<title>{title}</title><id>urn:bench:{index}</id><updated>{now.isoformat()}</updated>"
+            f"{entries}</feed>"
+        ).encode()
+    if fmt == "rdf":
+        entries = "".join(
+            f"<item rdf:about={quoteattr(url)}><title>{escape(t)}</title><link>{escape(url)}</link>"
+            f"<dc:date>{p.isoformat()}</dc:date><description>{escape(html)}</description></item>"
+            for url, t, html, p, _ in items
+        )
+        return (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+            'xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            f'<channel rdf:about="urn:bench:{index}"><title>{title}</title>'
+            f"<link>https://site{index % 97}.example.com/</link><description>bench</description>"
+            f"<dc:language>{language}</dc:language></channel>{entries}</rdf:RDF>"
+        ).encode()
+    entries = "".join(
+        f"<item><title>{escape(t)}</title><link>{escape(url)}</link>"
+        f'<guid isPermaLink="true">{escape(url)}</guid><pubDate>{format_datetime(p)}</pubDate>'
+        f"<description>{escape(html)}</description></item>"
+        for url, t, html, p, _ in items
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{title}</title><link>https://site{index % 97}.example.com/</link>"
+        f"<language>{language}</language>{entries}</channel></rss>"
+    ).encode()

@@ -1,0 +1,168 @@
+"""Scale benchmark: ``ereputation run --once`` over N generated feeds, against a naive baseline.
+
+    python bench/scale.py --feeds 1000 --runs 3
+    python bench/scale.py --feeds 10000 --latency 0.05 --runs 1 --no-baseline
+
+A seeded corpus (bench/corpus.py) is served on 127.0.0.1 (bench/server.py).  Each run uses a
+fresh database: a first pass (everything new), then a second pass (every feed answers 304 or
+fails again), each as a separate ``ereputation`` process, then the baseline
+(bench/baseline.py) as a process too.  For each process: wall and CPU seconds and peak memory
+(from ``wait4``, so only that process is counted, not this script or the server); items/s
+and feeds/s; and what was stored against the corpus's truth: precision and recall of the
+(article URL, brand) pairs.  Medians over ``--runs``.
+
+The generated feeds.yaml lifts the per-host politeness (``per_host: 32, host_delay: 0``):
+every feed is on 127.0.0.1, and the default (2 at a time, 1 s apart) would measure the
+politeness, not the daemon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpus import BRANDS_YAML, Corpus, make_corpus
+from server import FeedServer
+
+from ereputation.canonical import canonical_url
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+
+@dataclass(frozen=True)
+class Measure:
+    wall: float  # seconds
+    cpu: float  # user + system seconds of the process
+    peak_mb: float  # maximum resident set size
+    output: str
+
+    @staticmethod
+    def of(command: list[str], cwd: Path, env: dict[str, str]) -> Measure:
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        assert process.stdout is not None
+        output = process.stdout.read().decode("utf-8", "replace")
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - start
+        if process.returncode != 0:
+            raise SystemExit(f"{command[2:4]} failed ({process.returncode}):\n{output[-3000:]}")
+        return Measure(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output)
+
+
+@dataclass(frozen=True)
+class Quality:
+    precision: float
+    recall: float
+    stored: int
+
+
+def quality(found: set[tuple[str, str]], truth: frozenset[tuple[str, str]]) -> Quality:
+    right = len(found & truth)
+    return Quality(right / len(found) if found else 1.0, right / len(truth) if truth else 1.0,
+                   len(found))  # fmt: skip
+
+
+def write_config(folder: Path, base_url: str, corpus: Corpus, concurrency: int) -> Path:
+    sources = "\n".join(
+        f'  - {{name: "feed {i}", url: "{base_url}{feed.path}", full_text: never}}'
+        for i, feed in enumerate(corpus.feeds)
+    )
+    config = folder / "feeds.yaml"
+    config.write_text(
+        f"database: bench.db\n{BRANDS_YAML}sources:\n{sources}\n"
+        f"fetch: {{concurrency: {concurrency}, per_host: {min(32, concurrency)}, "
+        "host_delay: 0s, timeout: 3s}\n"
+        "email: {outbox: outbox}\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def stored_pairs(database: Path, sql: str) -> set[tuple[str, str]]:
+    with sqlite3.connect(database) as conn:
+        return {(canonical_url(url) or url, brand) for url, brand in conn.execute(sql)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
+    parser.add_argument("--fail-share", type=float, default=0.03)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--no-baseline", action="store_true")
+    args = parser.parse_args()
+
+    corpus = make_corpus(args.feeds, args.seed, fail_share=args.fail_share)
+    truth = frozenset((canonical_url(url) or url, brand) for url, brand in corpus.truth)
+    print(f"corpus: {len(corpus.feeds)} feeds, {corpus.items} items in readable feeds, "
+          f"{len(truth)} true (article, brand) pairs, "
+          f"{sum(f.kind != 'ok' for f in corpus.feeds)} failing feeds; "
+          f"latency {args.latency * 1000:.0f} ms")  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EREPUTATION_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    env["EREPUTATION_LOG_LEVEL"] = "WARNING"
+    daemon = [sys.executable, "-m", "ereputation.cli", "run", "--once", "-c"]
+    rows: dict[str, list[tuple[Measure, Quality | None]]] = {}
+    with FeedServer(corpus, latency=args.latency, hang=10.0) as server:
+        for run in range(args.runs):
+            with tempfile.TemporaryDirectory(prefix="ereputation-bench-") as tmp:
+                folder = Path(tmp)
+                config = write_config(folder, server.base_url, corpus, args.concurrency)
+                first = Measure.of([*daemon, str(config)], folder, env)
+                sql = "SELECT a.url, m.brand FROM mentions m JOIN articles a ON a.id = m.article_id"
+                found = stored_pairs(folder / "bench.db", sql)
+                rows.setdefault("daemon, first pass", []).append((first, quality(found, truth)))
+                second = Measure.of([*daemon, str(config)], folder, env)
+                rows.setdefault("daemon, second pass", []).append((second, None))
+                if not args.no_baseline:
+                    urls = folder / "urls.txt"
+                    urls.write_text("\n".join(server.base_url + f.path for f in corpus.feeds))
+                    base = Measure.of(
+                        [sys.executable, str(HERE / "baseline.py"), str(urls), "baseline.db"],
+                        folder, env,
+                    )  # fmt: skip
+                    found = stored_pairs(folder / "baseline.db", "SELECT url, brand FROM mentions")
+                    rows.setdefault("naive baseline", []).append((base, quality(found, truth)))
+            print(f"run {run + 1}: " + "; ".join(
+                f"{name} {m[-1][0].wall:.2f} s" for name, m in rows.items()))  # fmt: skip
+    print(first.output.strip().splitlines()[-1] if first.output.strip() else "")
+    report(rows, corpus)
+
+
+def report(rows: dict[str, list[tuple[Measure, Quality | None]]], corpus: Corpus) -> None:
+    feeds = len(corpus.feeds)
+    print(f"\nmedians of {len(next(iter(rows.values())))} runs")
+    print(f"{'':22} {'wall s':>8} {'CPU s':>8} {'peak MB':>8} {'items/s':>9} {'feeds/s':>8} "
+          f"{'precision':>9} {'recall':>7}")  # fmt: skip
+    walls = {}
+    for name, results in rows.items():
+        wall = statistics.median(m.wall for m, _ in results)
+        cpu = statistics.median(m.cpu for m, _ in results)
+        peak = max(m.peak_mb for m, _ in results)
+        walls[name] = wall
+        qualities = [q for _, q in results if q is not None]
+        precision = f"{statistics.median(q.precision for q in qualities):9.4f}" if qualities else ""
+        recall = f"{statistics.median(q.recall for q in qualities):7.4f}" if qualities else ""
+        print(f"{name:22} {wall:8.2f} {cpu:8.2f} {peak:8.1f} {corpus.items / wall:9.0f} "
+              f"{feeds / wall:8.1f} {precision:>9} {recall:>7}")  # fmt: skip
+    if "naive baseline" in walls:
+        ratio = walls["naive baseline"] / walls["daemon, first pass"]
+        print(f"\nfirst pass vs naive baseline (wall): {ratio:.1f}x faster")
+
+
+if __name__ == "__main__":
+    main()
