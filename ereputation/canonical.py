@@ -34,7 +34,7 @@ input stripped (``canonical_url``) or ``""`` (``outlet_of``).
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, quote, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urljoin, urlsplit, urlunsplit
 
 TRACKING_PARAMETERS: frozenset[str] = frozenset(
     {
@@ -76,6 +76,28 @@ def canonical_url(url: str, base: str | None = None) -> str:
     stripped = url.strip() if isinstance(url, str) else ""
     key = _canonical_or_none(stripped, base)
     return stripped if key is None else key
+
+
+def clean_link(url: str) -> str | None:
+    """The URL to show and click: as published, minus tracking parameters and fragment.
+
+    ``canonical_url`` is an identity key (it drops ``www.``, which not every site serves);
+    this keeps the host and path exactly as the publisher wrote them, so the link resolves.
+    Returns None for anything but an absolute http(s) URL.
+    """
+    try:
+        parts = urlsplit(url.strip() if isinstance(url, str) else "")
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            return None
+    except ValueError:
+        return None
+    kept = [
+        pair
+        for pair in parts.query.split("&")
+        if pair and not _is_tracking(unquote(pair.partition("=")[0]))
+    ]
+    return urlunsplit((scheme, parts.netloc, parts.path or "/", "&".join(kept), ""))
 
 
 def outlet_of(url: str) -> str:

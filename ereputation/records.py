@@ -24,7 +24,8 @@ class MentionRecord:
 
 @dataclass(frozen=True)
 class ArticleRecord:
-    url: str  # canonical
+    url: str  # canonical: the identity key
+    link: str | None  # as published (tracking parameters removed): what a reader clicks
     outlet: str
     guid: str | None
     title: str

@@ -263,11 +263,12 @@ def _insert_article(
         added_stories.append((story_id, article.fingerprint))
         stories.add(story_id, article.fingerprint)
     row = conn.execute(
-        "INSERT INTO articles (url, source_id, outlet, guid, title, summary, content, author, "
-        "published_at, fetched_at, language, content_hash, story_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO articles (url, link, source_id, outlet, guid, title, summary, content, "
+        "author, published_at, fetched_at, language, content_hash, story_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         [
-            article.url, source_id, article.outlet, article.guid, article.title, article.summary,
+            article.url, article.link, source_id, article.outlet, article.guid, article.title,
+            article.summary,
             article.content, article.author, iso(article.published_at), fetched_at,
             article.language, article.content_hash, story_id,
         ],

@@ -169,4 +169,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE digests ADD COLUMN period_end TEXT;    -- UTC; found_at before this covered
     CREATE INDEX digests_recipient_sent ON digests(recipient, status, period_end);
     """,
+    # 4: the link to show and click. ``url`` is an identity key (``www.`` dropped, which not
+    # every site serves); ``link`` is the URL as published, minus tracking parameters.
+    """
+    ALTER TABLE articles ADD COLUMN link TEXT;            -- null for rows older than this
+    DROP VIEW mentions_full;
+    CREATE VIEW mentions_full AS
+    SELECT m.id, m.brand, m.owned, m.label, m.sentiment, m.snippet, m.matched,
+           m.mentioned_at, m.found_at, a.id AS article_id, a.title,
+           coalesce(a.link, a.url) AS url, a.url AS canonical_url, a.outlet,
+           a.language, a.published_at, a.story_id, s.name AS source
+    FROM mentions m JOIN articles a ON a.id = m.article_id
+    LEFT JOIN sources s ON s.id = a.source_id;
+    """,
 ]
