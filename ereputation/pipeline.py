@@ -17,15 +17,16 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urljoin
 
 import sqlite_utils
 
-from .article import extract_article
+from .article import Article, extract_article
 from .canonical import canonical_url, clean_link, outlet_of
 from .config import Brand, Config, Source
-from .discover import find_article_anchors, find_feed_links
+from .discover import COMMON_FEED_PATHS, find_article_anchors, find_feed_links
 from .extract import FeedItem, parse_feed
 from .fetch import Fetcher, FetchResult, next_poll_delay
 from .language import detect_language
@@ -92,6 +93,8 @@ class Analyzer:
     ) -> tuple[str | None, tuple[MentionRecord, ...]]:
         """The article's language and one mention per brand it names (empty when none)."""
         body = content if len(content) >= len(summary) else summary
+        if title and body.startswith(title):
+            body = body[len(title) :].lstrip()  # extracted pages often open with their title
         text = f"{title}\n{body}".strip() if title else body
         hits = self.matcher.find(text)
         if not hits:
@@ -154,7 +157,8 @@ class SourcePoller:
                 # (which also finds a feed it advertises instead), rather than fail forever.
                 log.info("feed %s of %s unusable (%s): reading the page", state.feed_url,
                          source.url, outcome.error)  # fmt: skip
-                return self._poll_page(source, _fresh(state), now)
+                outcome = self._poll_page(source, _fresh(state), now)
+                return outcome if outcome.feed_url else replace(outcome, forget_feed=True)
             return outcome
         except Exception as err:  # a bug on one source's data must not end the cycle
             log.exception("unexpected error while polling %s", source.url)
@@ -196,7 +200,9 @@ class SourcePoller:
                 if budget <= 0:
                     continue  # left unseen: read on a later poll, within that poll's budget
                 budget -= 1
-                article = self._read_article(item.link or link)
+                article, retry = self._read_article(item.link or link)
+                if retry:
+                    continue  # the page is down for now: the item stays new, tried next poll
             record = self._record_from_item(source, item, article, result.final_url)
             if record is not None and record.mentions:
                 articles.append(record)
@@ -207,15 +213,21 @@ class SourcePoller:
             seen_hashes=tuple(seen), articles=tuple(articles),
         )  # fmt: skip
 
-    def _read_article(self, url: str):  # -> Article | None
+    def _read_article(self, url: str) -> tuple[Article | None, bool]:
+        """The article page's content, and whether a failure is worth retrying next poll.
+
+        A page that is gone or forbidden is not retried: the item is read from the feed alone.
+        """
         page = self.fetcher.fetch(url, obey_robots=True)
-        if not page.ok or not page.body:
-            log.info("article page %s not read: %s", url, page.error or "empty")
-            return None
-        return extract_article(page.body, page.final_url)
+        if page.ok and page.body:
+            return extract_article(page.body, page.final_url), False
+        log.info("article page %s not read: %s", url, page.error or "empty")
+        final = page.status is not None and 400 <= page.status < 500 and page.status != 429
+        robots = "robots.txt" in (page.error or "")
+        return None, not (final or robots or page.ok)
 
     def _record_from_item(
-        self, source: Source, item: FeedItem, article, feed_url: str
+        self, source: Source, item: FeedItem, article: Article | None, feed_url: str
     ) -> ArticleRecord | None:
         link = clean_link(item.link) if item.link else None
         if article is not None and article.url:
@@ -266,7 +278,11 @@ class SourcePoller:
             )  # fmt: skip
         body = listing.body or b""
         if not source.selector:
-            for feed_url in find_feed_links(body, listing.final_url):
+            candidates = find_feed_links(body, listing.final_url)
+            if not candidates and state.last_ok_at is None:
+                # Never read before: look once at the paths where sites keep unadvertised feeds.
+                candidates = [urljoin(listing.final_url, path) for path in COMMON_FEED_PATHS]
+            for feed_url in candidates:
                 outcome = self._poll_feed(source, _fresh(state), now, feed_url)
                 if outcome.ok and outcome.items_read:
                     log.info("%s advertises the feed %s: using it", source.url, feed_url)
@@ -334,12 +350,10 @@ def _feed_gone(outcome: SourceOutcome) -> bool:
 
 def _fresh(state: SourceState) -> SourceState:
     """The state to poll a newly discovered feed with: no validators of the page's."""
-    return SourceState(state.id, None, None, state.next_poll_at, state.failures, None)
+    return replace(state, etag=None, last_modified=None, feed_url=None)
 
 
 def _with_feed_url(outcome: SourceOutcome, feed_url: str) -> SourceOutcome:
-    from dataclasses import replace
-
     return replace(outcome, feed_url=feed_url)
 
 

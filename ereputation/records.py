@@ -55,6 +55,7 @@ class SourceOutcome:
     seen_hashes: tuple[str, ...] = ()  # every new item processed, with or without a mention
     articles: tuple[ArticleRecord, ...] = ()
     feed_url: str | None = None  # kind=page: the feed the page advertises
+    forget_feed: bool = False  # kind=page: the feed used so far is gone; read the page again
 
     @property
     def ok(self) -> bool:

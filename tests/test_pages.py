@@ -34,6 +34,7 @@ from conftest import SHARED
 
 from ereputation.config import load_config
 from ereputation.daemon import run_once
+from ereputation.discover import COMMON_FEED_PATHS
 
 SITES = Path(__file__).parent / "data" / "sites"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -417,7 +418,10 @@ def test_a_feed_the_site_publishes_is_read_even_under_a_robots_disallow(run: Run
 
 def test_only_article_links_are_followed(run: Run) -> None:
     # Menus, tags, categories, authors, pagination, legal pages, links elsewhere: never asked.
-    a_pages = set(run.world["A"].paths()) - {"/", "/robots.txt"}
+    # (The common feed paths are looked at once, on the first poll, as the site advertises none.)
+    probes = {_route_path(p.split("?")[0]) for p in COMMON_FEED_PATHS}
+    assert "/feed" in run.first["A"]
+    a_pages = set(run.world["A"].paths()) - {"/", "/robots.txt"} - probes
     assert a_pages <= {A_FIBRE, A_FIBRE_AMP, A_ZELLIGE, A_RENTREE}
     # The selector picks C's article list; its top bar and sidebar links are left alone.
     c_pages = set(run.world["C"].paths()) - {"/", "/robots.txt"}
@@ -430,7 +434,8 @@ def test_links_are_fetched_as_the_site_wrote_them(run: Run) -> None:
     # The AMP copy is asked for at its own address, not at the canonical key ("/4521").
     a = run.world["A"]
     assert A_FIBRE_AMP in run.first["A"]
-    assert not [t for t in a.requests if _route_path(t.split("?")[0]) not in a.routes]
+    probes = {_route_path(p.split("?")[0]) for p in COMMON_FEED_PATHS}  # looked at once
+    assert not [t for t in a.requests if _route_path(t.split("?")[0]) not in a.routes | probes]
 
 
 def test_search_source_asks_once_per_brand_with_the_encoded_query(run: Run) -> None:
@@ -457,7 +462,9 @@ def test_second_poll_fetches_no_article_page_again(run: Run) -> None:
 
 def test_each_article_page_is_asked_once_per_source_in_the_first_poll(run: Run) -> None:
     for letter in "ABC":
-        paths = [p for p in run.first[letter] if p not in ("/", "/robots.txt", "/feeds/all.xml")]
+        probes = {_route_path(p.split("?")[0]) for p in COMMON_FEED_PATHS}
+        skip = {"/", "/robots.txt", "/feeds/all.xml"} | probes
+        paths = [p for p in run.first[letter] if p not in skip]
         # A's fibre article is also linked by the search feed (source D): at most twice.
         limit = {A_FIBRE: 2, B_ZELLIGE: 2}
         for path in set(paths):
@@ -564,12 +571,6 @@ def test_429_on_a_listing_backs_the_source_off_until_retry_after(
     db.conn.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the pipeline only uses feeds a page advertises; COMMON_FEED_PATHS are never tried "
-    "(probing them needs a remembered 'probed, none found' per source, or it costs ~14 "
-    "requests per poll)",
-)
 def test_a_feed_at_a_common_path_is_used_when_the_page_advertises_none(
     world: World, tmp_path: Path
 ) -> None:

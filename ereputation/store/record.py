@@ -76,6 +76,7 @@ class SourceState:
     next_poll_at: datetime | None
     failures: int
     feed_url: str | None
+    last_ok_at: datetime | None = None
 
 
 def sync_sources(db: sqlite_utils.Database, sources: Sequence[Source]) -> dict[str, SourceState]:
@@ -97,10 +98,13 @@ def sync_sources(db: sqlite_utils.Database, sources: Sequence[Source]) -> dict[s
     wanted = {s.url for s in sources}
     states = {}
     for row in db.execute(
-        "SELECT id, url, etag, last_modified, next_poll_at, failures, feed_url FROM sources"
+        "SELECT id, url, etag, last_modified, next_poll_at, failures, feed_url, last_ok_at "
+        "FROM sources"
     ).fetchall():
         if row[1] in wanted:
-            states[row[1]] = SourceState(row[0], row[2], row[3], parse_iso(row[4]), row[5], row[6])
+            states[row[1]] = SourceState(
+                row[0], row[2], row[3], parse_iso(row[4]), row[5], row[6], parse_iso(row[7])
+            )
     return states
 
 
@@ -198,12 +202,13 @@ def _write_outcome(
                 "last_error = NULL, last_status = ?, next_poll_at = ?, "
                 "etag = CASE WHEN ? THEN etag ELSE ? END, "
                 "last_modified = CASE WHEN ? THEN last_modified ELSE ? END, "
-                "items_seen = items_seen + ?, feed_url = coalesce(?, feed_url) WHERE id = ?",
+                "items_seen = items_seen + ?, "
+                "feed_url = CASE WHEN ? THEN NULL ELSE coalesce(?, feed_url) END WHERE id = ?",
                 [
                     polled, polled, outcome.status, iso(next_poll_at),
                     outcome.not_modified, outcome.etag,
                     outcome.not_modified, outcome.last_modified,
-                    len(outcome.seen_hashes), outcome.feed_url, state.id,
+                    len(outcome.seen_hashes), outcome.forget_feed, outcome.feed_url, state.id,
                 ],
             )  # fmt: skip
         else:
