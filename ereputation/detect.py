@@ -265,22 +265,30 @@ def _spreading_stories(
 def select_new(
     signals: Iterable[Signal], past: Iterable[PastAlert], now: datetime, cooldown: int
 ) -> list[Signal]:
-    """The signals to fire now: at most once per ``cooldown`` seconds per (kind, key).
+    """The signals to fire now: a kind fires at most once per ``cooldown`` seconds (per brand:
+    ``past`` holds one brand's alerts), whatever it is about.
 
+    All the signals of one check may fire together (four new outlets at once are four lines of
+    one mail), but within the cooldown a later new outlet or another spreading story waits:
+    detection runs again at every poll, so a held signal fires once the cooldown is over if it
+    is still true then (a new voice while its first mention is in the 24-hour window, a story
+    while it keeps spreading); meanwhile it is in the digest (new outlets, stories).  Without
+    this, a story spreading over an afternoon would send a mail at every poll.
     A new voice fires once per outlet, ever (``past`` should reach back past the window); a
     spreading story fires again after the cooldown only if it reached more outlets.
     """
     past = list(past)
     wait = timedelta(seconds=cooldown)
+    cooling = {a.kind for a in past if now - a.fired_at < wait}
     known_voices = {a.key for a in past if a.kind == "new_voice" and a.key}
     for alert in past:
         if alert.kind == "new_voice":
             known_voices.update(alert.details.get("outlets", []))
     chosen = []
     for signal in signals:
-        same = [a for a in past if a.kind == signal.kind and a.key == signal.key]
-        if any(now - a.fired_at < wait for a in same):
+        if signal.kind in cooling:
             continue
+        same = [a for a in past if a.kind == signal.kind and a.key == signal.key]
         if signal.kind == "new_voice":
             outlets = signal.details.get("outlets") or [signal.details.get("outlet")]
             fresh = [o for o in outlets if o not in known_voices]

@@ -176,12 +176,28 @@ def signal(kind: str, key: str = "", **details) -> Signal:
     return Signal("Atlas", kind, key, details, "why")
 
 
-def test_cooldown_per_kind_and_key():
+def test_cooldown_per_kind():
     past = [PastAlert("surge", "", NOW - timedelta(hours=2))]
     assert select_new([signal("surge")], past, NOW, 6 * 3600) == []
     assert select_new([signal("negative_wave")], past, NOW, 6 * 3600) == [signal("negative_wave")]
     later = [PastAlert("surge", "", NOW - timedelta(hours=7))]
     assert select_new([signal("surge")], later, NOW, 6 * 3600) == [signal("surge")]
+
+
+def test_within_the_cooldown_a_kind_waits_whatever_it_is_about():
+    past = [PastAlert("new_voice", "goud.ma", NOW - timedelta(hours=2))]
+    other = signal("new_voice", "hespress.com", outlet="hespress.com")
+    assert select_new([other], past, NOW, 6 * 3600) == []
+    later = [PastAlert("new_voice", "goud.ma", NOW - timedelta(hours=7))]
+    assert select_new([other], later, NOW, 6 * 3600) == [other]
+    story = [PastAlert("spreading_story", "7", NOW - timedelta(hours=1), {"outlets": ["a"] * 3})]
+    another = signal("spreading_story", "8", outlets=["d", "e", "f"])
+    assert select_new([another], story, NOW, 6 * 3600) == []
+
+
+def test_signals_of_one_check_fire_together():
+    voices = [signal("new_voice", o, outlet=o) for o in ("a.ma", "b.ma", "c.ma")]
+    assert select_new(voices, [], NOW, 6 * 3600) == voices
 
 
 def test_a_new_voice_fires_once_per_outlet():
