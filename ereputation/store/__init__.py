@@ -7,6 +7,7 @@ thread that opened it.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from ..errors import StoreError
 from .schema import APPLICATION_ID, MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
+LOW_DISK_BYTES = 64 * 1024  # below this, a failure to open is blamed on the full disk
 
 
 def open_database(path: Path | str) -> sqlite_utils.Database:
@@ -35,11 +37,20 @@ def open_database(path: Path | str) -> sqlite_utils.Database:
         conn.execute("PRAGMA synchronous = NORMAL")
     except sqlite3.DatabaseError as err:
         raise StoreError(
-            f"cannot use database {path}: {err}",
+            f"cannot use database {path}: {err}{_disk_full_note(path)}",
             hint="check that the path is writable, the disk not full, and no other program "
             "holds a long write lock on it",
         ) from err
     return db
+
+
+def _disk_full_note(path: Path) -> str:
+    """A note when the disk is full: SQLite then only says "disk I/O error"."""
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return ""
+    return f" (the disk is full: {free} bytes free)" if free < LOW_DISK_BYTES else ""
 
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:
