@@ -92,11 +92,11 @@ class _FoldTable(dict[int, str]):
 
 def _fold_char(char: str, casefold: bool) -> str:
     if char in _SPECIAL:
-        out = _SPECIAL[char]
-        return out.casefold() if casefold else out
+        special = _SPECIAL[char]
+        return special.casefold() if casefold else special
     if casefold:
         char = char.casefold()
-    out = []
+    out: list[str] = []
     for piece in unicodedata.normalize("NFKD", char):
         if piece in _SPECIAL:
             out.append(_SPECIAL[piece].casefold() if casefold else _SPECIAL[piece])
