@@ -100,7 +100,8 @@ def outlet_first_mentions(
                (SELECT a.title FROM mentions m2 JOIN articles a ON a.id = m2.article_id
                  WHERE m2.brand = f.brand AND a.outlet = f.outlet AND m2.owned = 0
                  ORDER BY m2.mentioned_at, m2.id LIMIT 1) AS title,
-               (SELECT a.url FROM mentions m2 JOIN articles a ON a.id = m2.article_id
+               (SELECT coalesce(a.link, a.url)
+                 FROM mentions m2 JOIN articles a ON a.id = m2.article_id
                  WHERE m2.brand = f.brand AND a.outlet = f.outlet AND m2.owned = 0
                  ORDER BY m2.mentioned_at, m2.id LIMIT 1) AS url
         FROM (
@@ -145,8 +146,8 @@ def story_articles(db: sqlite_utils.Database, story_ids: Iterable[int]) -> list[
     marks = ", ".join("?" for _ in ids)
     return _rows(
         db,
-        f"""SELECT a.story_id, s.title AS story_title, a.id AS article_id, a.outlet, a.url,
-                   a.title, a.published_at, a.fetched_at
+        f"""SELECT a.story_id, s.title AS story_title, a.id AS article_id, a.outlet,
+                   coalesce(a.link, a.url) AS url, a.title, a.published_at, a.fetched_at
             FROM articles a LEFT JOIN stories s ON s.id = a.story_id
             WHERE a.story_id IN ({marks})
             ORDER BY a.story_id, coalesce(a.published_at, a.fetched_at), a.id""",
