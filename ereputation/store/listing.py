@@ -45,7 +45,8 @@ def list_mentions(
         params.append(int(owned))
     sql = (
         "SELECT m.mentioned_at, m.brand, CASE m.owned WHEN 1 THEN 'owned' ELSE 'third-party' END "
-        "AS voice, m.label, m.sentiment, a.outlet, a.title, coalesce(a.link, a.url) AS url, s.name AS source, m.snippet "
+        "AS voice, m.label, m.sentiment, a.outlet, a.title, coalesce(a.link, a.url) AS url, "
+        "s.name AS source, m.snippet "
         "FROM mentions m JOIN articles a ON a.id = m.article_id "
         "LEFT JOIN sources s ON s.id = a.source_id"
         + (" WHERE " + " AND ".join(where) if where else "")
