@@ -384,11 +384,7 @@ def run_cycle(
     now = now or datetime.now(UTC)
     report = CycleReport()
     states = sync_sources(db, config.sources)
-    sources = [
-        s
-        for s in config.sources
-        if not only_due or states[s.url].next_poll_at is None or states[s.url].next_poll_at <= now
-    ]
+    sources = [s for s in config.sources if not only_due or _due(states[s.url], now)]
     if not sources:
         return report
     own_fetcher = fetcher is None
@@ -421,6 +417,10 @@ def run_cycle(
         if own_fetcher:
             fetcher.close()
     return report
+
+
+def _due(state: SourceState, now: datetime) -> bool:
+    return state.next_poll_at is None or state.next_poll_at <= now
 
 
 def _take(iterator: Iterable[Source], count: int) -> list[Source]:

@@ -25,7 +25,8 @@ def list_mentions(
 
     ``label='unscored'`` selects mentions whose text could not be scored.
     """
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if brand:
         where.append("m.brand = ?")
         params.append(brand)
