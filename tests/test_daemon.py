@@ -114,3 +114,38 @@ def test_daemon_polls_sends_the_digest_once_reloads_and_stops_cleanly(tmp_path, 
         assert again.wait(timeout=60) == 0
     assert len(smtp.messages) == before
     assert count(db, "SELECT count(*) FROM digests") == 1
+
+
+def test_daemon_tells_systemd_it_is_ready_and_alive(tmp_path, site, smtp):
+    import socket
+
+    site.add("/fr.xml", FR)
+    config = tmp_path / "feeds.yaml"
+    config.write_text(config_text(site, smtp, ["/fr.xml"]), encoding="utf-8")
+    address = str(tmp_path / "notify.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(address)
+    listener.settimeout(60)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EREPUTATION_")}
+    env.update(NOTIFY_SOCKET=address, WATCHDOG_USEC="2000000")
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "ereputation.cli", "run", "-c", str(config)],
+        cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    received: list[str] = []
+    try:
+        while not ("READY=1" in received and received.count("WATCHDOG=1") >= 2):
+            received += listener.recv(4096).decode().split("\n")
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=60) == 0
+        while True:
+            try:
+                listener.settimeout(2)
+                received += listener.recv(4096).decode().split("\n")
+            except TimeoutError:
+                break
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+        listener.close()
+    assert "STOPPING=1" in received
