@@ -168,13 +168,8 @@ class SourcePoller:
         self, source: Source, state: SourceState, now: datetime, url: str
     ) -> SourceOutcome:
         result = self.fetcher.fetch(url, etag=state.etag, last_modified=state.last_modified)
-        if not result.ok:
-            return _failed(source, now, result)
-        if result.not_modified:
-            return SourceOutcome(
-                source, now, status=result.status, not_modified=True,
-                etag=result.etag, last_modified=result.last_modified,
-            )  # fmt: skip
+        if not result.ok or result.not_modified:
+            return _unread(source, now, result)
         parsed = parse_feed(result.body or b"", result.final_url, now)
         if parsed.problem and source.kind == "page" and url != source.url:
             # The advertised feed broke: fall back to reading the page itself next time.
@@ -269,13 +264,8 @@ class SourcePoller:
         listing = self.fetcher.fetch(
             source.url, etag=state.etag, last_modified=state.last_modified, obey_robots=True
         )
-        if not listing.ok:
-            return _failed(source, now, listing)
-        if listing.not_modified:
-            return SourceOutcome(
-                source, now, status=listing.status, not_modified=True,
-                etag=listing.etag, last_modified=listing.last_modified,
-            )  # fmt: skip
+        if not listing.ok or listing.not_modified:
+            return _unread(source, now, listing)
         body = listing.body or b""
         if not source.selector:
             candidates = find_feed_links(body, listing.final_url)
@@ -331,7 +321,13 @@ def _item_key(item: FeedItem) -> str:
     return hashlib.sha1(f"{item.guid}\n{item.title}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _failed(source: Source, now: datetime, result: FetchResult) -> SourceOutcome:
+def _unread(source: Source, now: datetime, result: FetchResult) -> SourceOutcome:
+    """The outcome of a fetch that brought nothing to read: unchanged (304) or failed."""
+    if result.not_modified:
+        return SourceOutcome(
+            source, now, status=result.status, not_modified=True,
+            etag=result.etag, last_modified=result.last_modified,
+        )  # fmt: skip
     return SourceOutcome(
         source, now, status=result.status, error=result.error or f"HTTP {result.status}",
         retry_after=result.retry_after,
