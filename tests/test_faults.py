@@ -272,7 +272,7 @@ def test_full_disk_gives_a_clear_error_and_no_corruption(tmp_path, site, small_d
     done = ereputation("run", "--once", "-c", str(config), cwd=tmp_path)
     assert "Traceback" not in done.stderr
     assert_clear_error(done)
-    assert "full" in done.stderr, done.stderr
+    assert "disk is full" in done.stderr, done.stderr
     filler.unlink()
     state = snapshot(small_disk / "e.db")
     assert state["integrity"] == "ok" and state["duplicate_urls"] == 0
