@@ -58,7 +58,7 @@ def retry_locked(action: Callable[[], T], what: str) -> T:
         except sqlite3.OperationalError as err:
             message = str(err)
             if "locked" not in message and "busy" not in message:
-                raise StoreError(f"cannot {what}: {message}") from err
+                raise StoreError(f"cannot {what}: {message}", hint=_hint_for(message)) from err
             pause = min(60.0, 2.0**attempt) * (0.5 + random.random())
             log.warning("database busy while trying to %s; retrying in %.0f s", what, pause)
             time.sleep(pause)
@@ -66,6 +66,14 @@ def retry_locked(action: Callable[[], T], what: str) -> T:
         f"cannot {what}: the database stayed locked",
         hint="another program holds a long write transaction on the database; end it",
     )
+
+
+def _hint_for(message: str) -> str:
+    if "full" in message:
+        return "free some disk space where the database lives; nothing stored so far is lost"
+    if "readonly" in message or "read-only" in message:
+        return "make the database file and its folder writable by the daemon's user"
+    return "check the database file (sqlite3 FILE 'PRAGMA integrity_check')"
 
 
 @dataclass(frozen=True)
