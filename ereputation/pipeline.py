@@ -197,7 +197,13 @@ class SourcePoller:
                 budget -= 1
                 article, retry = self._read_article(item.link or link)
                 if retry:
-                    continue  # the page is down for now: the item stays new, tried next poll
+                    # The page is down for now. What the feed says is kept at once; an item
+                    # whose feed text names no brand stays new, and its page is tried again.
+                    record = self._record_from_item(source, item, None, result.final_url)
+                    if record is not None:
+                        articles.append(record)
+                        seen.append(key)
+                    continue
             record = self._record_from_item(source, item, article, result.final_url)
             if record is not None and record.mentions:
                 articles.append(record)
