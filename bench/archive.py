@@ -1,0 +1,129 @@
+"""Archive benchmark: queries on a database of a million mentions stay instant.
+
+    python bench/archive.py --mentions 1000000
+
+Fills a fresh database (the real schema, through ``open_database``) with N articles and
+mentions spread over a year, in SQL (a recursive CTE: a million rows in about a minute,
+full-text index included), then times what users run against it, each as a new process
+like a user would: ``ereputation mentions --brand X --since 7d``, ``ereputation digest``
+(build and print today's digest), and a full-text search (FTS5, in-process).  Medians of
+``--runs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from corpus import BRANDS_YAML
+
+from ereputation.store import open_database
+
+REPO = Path(__file__).resolve().parent.parent
+WORDS = (
+    "panne réseau tarif service client offre lancement grève enquête résultats usagers "
+    "excellent retard fibre mobile agence Casablanca Rabat Tanger facture promotion"
+).split()
+
+FILL = """
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count)
+INSERT INTO articles (id, url, source_id, outlet, guid, title, summary, content,
+                      published_at, fetched_at, language, content_hash)
+SELECT i, 'https://site' || (i % 500) || '.example.com/a/' || i, 1 + i % 50,
+       'site' || (i % 500) || '.example.com', 'g' || i,
+       'Article ' || i || ' ' || word(i) || ' ' || word(i / 7) || ' ' || word(i / 13),
+       'Résumé ' || word(i / 3) || ' ' || word(i / 11) || ' ' || word(i / 17) || ' numéro ' || i,
+       '', strftime('%Y-%m-%dT%H:%M:%S+00:00', :now - (i * 31536000 / :count), 'unixepoch'),
+       strftime('%Y-%m-%dT%H:%M:%S+00:00', :now - (i * 31536000 / :count), 'unixepoch'),
+       CASE i % 5 WHEN 0 THEN 'ar' WHEN 1 THEN 'en' ELSE 'fr' END, hex(i)
+FROM n;
+"""
+MENTIONS = """
+INSERT INTO mentions (article_id, brand, matched, snippet, sentiment, label, owned,
+                      mentioned_at, found_at)
+SELECT id, CASE id % 3 WHEN 0 THEN 'Atlas Télécom' WHEN 1 THEN 'Banque Zellige' ELSE 'Orange' END,
+       'x', substr(summary, 1, 200), ((id % 21) - 10) / 10.0,
+       CASE WHEN id % 21 < 7 THEN 'negative' WHEN id % 21 > 13 THEN 'positive' ELSE 'neutral' END,
+       id % 17 = 0, published_at, fetched_at
+FROM articles;
+"""
+
+
+def fill(database: Path, count: int) -> float:
+    start = time.perf_counter()
+    db = open_database(database)
+    conn = db.conn
+    conn.create_function("word", 1, lambda i: WORDS[int(i) % len(WORDS)], deterministic=True)
+    with conn:
+        conn.executemany(
+            "INSERT INTO sources (id, url, name, kind) VALUES (?, ?, ?, 'feed')",
+            [(i, f"https://feeds.example.com/{i}.xml", f"feed {i}") for i in range(1, 51)],
+        )
+        conn.execute(FILL, {"count": count, "now": int(time.time())})
+        conn.execute(MENTIONS)
+    conn.execute("ANALYZE")
+    conn.close()
+    return time.perf_counter() - start
+
+
+def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mentions", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ereputation-archive-") as tmp:
+        folder = Path(tmp)
+        config = folder / "feeds.yaml"
+        config.write_text(
+            f"database: archive.db\n{BRANDS_YAML}"
+            "sources:\n  - {name: feed 1, url: 'https://feeds.example.com/1.xml'}\n"
+            "email: {outbox: outbox}\n",
+            encoding="utf-8",
+        )
+        seconds = fill(folder / "archive.db", args.mentions)
+        size = (folder / "archive.db").stat().st_size / 2**20
+        print(f"filled {args.mentions:,} articles and mentions in {seconds:.1f} s ({size:.0f} MB)")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EREPUTATION_")}
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+        cli = [sys.executable, "-m", "ereputation.cli"]
+        today = datetime.now(UTC).date().isoformat()
+        startup = [timed([*cli, "--version"], folder, env) for _ in range(args.runs)]
+        checks = {
+            "mentions --brand --since 7d": [*cli, "mentions", "-c", str(config), "--brand",
+                                            "Banque Zellige", "--since", "7d"],
+            "digest (build and print)": [*cli, "digest", "-c", str(config), "--date", today],
+        }  # fmt: skip
+        print(f"{'':34} {'median s':>9}  (startup: {statistics.median(startup):.2f} s)")
+        for name, command in checks.items():
+            times = [timed(command, folder, env) for _ in range(args.runs)]
+            print(f"{name:34} {statistics.median(times):9.3f}")
+        db = open_database(folder / "archive.db")
+        for query in ("panne", "fibre AND Casablanca", '"service client"'):
+            times = []
+            for _ in range(args.runs):
+                start = time.perf_counter()
+                rows = db.execute(
+                    "SELECT a.id, a.title, a.url FROM articles a WHERE a.id IN "
+                    "(SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?) "
+                    "ORDER BY a.published_at DESC LIMIT 50",
+                    [query],
+                ).fetchall()
+                times.append(time.perf_counter() - start)
+            print(f"{'full-text ' + query:34} {statistics.median(times):9.3f}  ({len(rows)} rows)")
+
+
+if __name__ == "__main__":
+    main()
