@@ -89,9 +89,8 @@ def html_to_text(markup: str) -> str:
     if not _TAG.search(markup):
         text = html.unescape(markup)
     else:
-        text = _lxml_text(markup)
-        if text is None:
-            text = _soup_text(markup)
+        flat = _lxml_text(markup)
+        text = flat if flat is not None else _soup_text(markup)
     text = _SPACES.sub(" ", text)
     text = "\n".join(line.strip() for line in text.split("\n"))
     return _BLANK_LINES.sub("\n\n", text).strip()
