@@ -16,6 +16,7 @@ from conftest import SHARED
 
 from ereputation.extract import (
     FeedItem,
+    html_to_text,
     parse_feed,
     parse_feed_fast,
     parse_feed_thorough,
@@ -135,3 +136,18 @@ def test_fast_path_reads_the_usual_feed() -> None:
 )
 def test_fast_path_declines_what_feedparser_must_read(body: bytes) -> None:
     assert parse_feed_fast(body, "https://news.example.ma/rss", NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        ("<p>para</p>\x1b", "para\n\x1b"),  # lxml refuses the control character: BeautifulSoup
+        ("<p>un</p><p>deux<br>trois</p>", "un\ndeux\ntrois"),
+        ("avant<script>alert(1)</script> <style>p{}</style>après", "avant après"),
+        ("<!-- note --><b>Atlas</b>&nbsp;T&eacute;l&eacute;com", "Atlas Télécom"),
+        ("texte &amp; sans balise", "texte & sans balise"),
+        ("<li>un<li>deux", "un\ndeux"),
+    ],
+)
+def test_html_to_text(markup: str, expected: str) -> None:
+    assert html_to_text(markup) == expected

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -92,7 +91,7 @@ markup = st.sampled_from(
         "Python", "Orange", "\u202e", "é", " ",
     ]
 )  # fmt: skip
-# Control characters are left to test_control_character_in_html_does_not_crash (a known bug).
+# Control characters: test_control_character_in_html_does_not_crash.
 plain = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=6)
 payloads = st.lists(st.one_of(markup, plain), max_size=12).map("".join)
 
@@ -124,12 +123,7 @@ def test_feed_text_comes_out_without_markup_and_links_only_http(title, descripti
         assert item.link is None or item.link.startswith(("http://", "https://"))
 
 
-@pytest.mark.xfail(
-    reason="extract.html_to_text (lxml path, _lxml_text) raises ValueError on a control "
-    "character in item HTML; parse_feed must never raise",
-    strict=True,
-)
 def test_control_character_in_html_does_not_crash():
     body = _rss("", "<p>para</p>\x1b", "javascript:alert(1)")
-    parsed = parse_feed(body, "http://127.0.0.1/feed", NOW)  # raises ValueError today
+    parsed = parse_feed(body, "http://127.0.0.1/feed", NOW)
     assert all(item.link is None for item in parsed.items)
