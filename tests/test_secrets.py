@@ -72,6 +72,7 @@ email:
   smtp: "127.0.0.1:{port}"
   starttls: false
   username: alerts@example.ma
+  timeout: 5s
 """,
         encoding="utf-8",
     )
