@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ereputation.config import Brand
-from ereputation.match import BrandMatcher, Hit, fold_text, make_snippet, mention_context
+from ereputation.match import (
+    _FOLDS_DIFFER,
+    _TABLES,
+    BrandMatcher,
+    Hit,
+    _fold_char,
+    fold_text,
+    make_snippet,
+    mention_context,
+)
+
+FOLD_TABLE = _TABLES[True]
 
 ATLAS = Brand(
     "Atlas Télécom",
@@ -198,3 +211,79 @@ def test_snippet_whole_words_and_ellipses() -> None:
     short = "Panne chez Atlas Télécom\nhier."
     (hit,) = BrandMatcher([ATLAS]).find(short)
     assert make_snippet(short, hit) == "Panne chez Atlas Télécom hier."
+
+
+# The prefilter (BrandMatcher._may_match) lets ``find`` skip the exact matcher for texts that
+# cannot name a brand.  It must never drop a hit: ``find`` equals the exact matcher on texts
+# built to hold brand variants in every form the matcher accepts.
+PREFILTER_BRANDS = [
+    ATLAS,
+    Brand("Orange", case_sensitive=True),
+    Brand("Élan", case_sensitive=True, aliases=("Cœur de Lion",)),
+    Brand("Banque Zellige", aliases=("Zellige Bank", "بنك الزليج")),
+    Brand("Coca-Cola", aliases=("مستشفى الرحمة",)),
+]
+PREFILTER = BrandMatcher(PREFILTER_BRANDS)
+# What may be glued to, or slipped inside, a term's letters without changing its fold.
+INSERTS = ["\u0301", "\u0651", "\u064e", "ـ", "\u200d", "\u0345", "\u00ad"]
+CLITICS = ["", "و", "ف", "ب", "ل", "ال", "وال", "بال", "لل", "d’", "l'"]
+
+
+@st.composite
+def brand_variant(draw: st.DrawFn) -> str:
+    brand = draw(st.sampled_from(PREFILTER_BRANDS))
+    term = draw(st.sampled_from(brand.terms))
+    if term.startswith("ال") and draw(st.booleans()):
+        term = term[2:]  # an Arabic term that starts with the article also matches without it
+    forms = ["same", "nfd", "wide", "insert", "insert"]
+    if not brand.case_sensitive:
+        forms += ["upper", "lower"]
+    out = []
+    for char in term:
+        form = draw(st.sampled_from(forms))
+        if form == "upper":
+            char = char.upper()
+        elif form == "lower":
+            char = char.lower()
+        elif form == "nfd":
+            char = unicodedata.normalize("NFD", char)
+        elif form == "wide" and "!" <= char <= "~":
+            char = chr(ord(char) - 0x21 + 0xFF01)  # full-width form
+        elif form == "insert" and out:
+            char = draw(st.sampled_from(INSERTS)) + char
+        elif char in " -":
+            char = draw(st.sampled_from([" ", "  ", "-", "\n", "\u00a0", "–"]))
+        out.append(char)
+    return draw(st.sampled_from(CLITICS)) + "".join(out)
+
+
+@settings(max_examples=400)
+@given(st.lists(st.one_of(brand_variant(), st.text(max_size=12)), min_size=1, max_size=6))
+def test_prefilter_never_drops_a_hit(parts: list[str]) -> None:
+    text = " ".join(parts)
+    assert PREFILTER.find(text) == PREFILTER._find_exact(text)
+
+
+@given(st.text(max_size=200))
+def test_prefilter_agrees_on_any_text(text: str) -> None:
+    assert PREFILTER.find(text) == PREFILTER._find_exact(text)
+
+
+def test_prefilter_rejects_texts_without_a_brand() -> None:
+    text = "Le jus de pomme, à Rabat, coûte moins cher."
+    assert not PREFILTER._may_match(text, text.translate(FOLD_TABLE))
+    orangeade = "une orangeade fraîche"  # passes the prefilter, not the exact matcher
+    assert PREFILTER._may_match(orangeade, orangeade.translate(FOLD_TABLE))
+    assert PREFILTER.find(orangeade) == []
+
+
+def test_both_folds_agree_once_casefolded_outside_the_listed_characters() -> None:
+    """What makes the prefilter exact for case-sensitive brands (every code point checked)."""
+    differ = [
+        chr(code)
+        for code in range(0x110000)
+        if not 0xD800 <= code < 0xE000
+        and _fold_char(chr(code), True).casefold() != _fold_char(chr(code), False).casefold()
+    ]
+    assert differ
+    assert all(_FOLDS_DIFFER.fullmatch(char) for char in differ)
