@@ -117,6 +117,22 @@ def _lookup(lexicon: dict[tuple[str, ...], float], token: str) -> float | None:
     return None
 
 
+_DARIJA_NEGATION = re.compile(r"^(?:ما|م)?(.{2,}?)(?:ش|شي)$")
+_ARABIZI_NEGATION = re.compile(r"^(?:ma|m)?(.{3,}?)(?:ch|sh|x)$")
+
+
+def _darija_negated(lexicon: dict[tuple[str, ...], float], token: str) -> float | None:
+    """The value of the word inside a Darija negation (ما عجبنيش → عجبني, mazwinch → zwin).
+
+    Darija wraps a negated word in ما…ش, often written as one token; the caller flips it.
+    """
+    pattern = _DARIJA_NEGATION if _ARABIC.match(token) else _ARABIZI_NEGATION
+    found = pattern.match(token)
+    if found is None or found.group(1) == token:
+        return None
+    return _lookup(lexicon, found.group(1))
+
+
 def lexicon_scores(text: str, language: str) -> tuple[float, float, int]:
     """(positive sum, negative sum, tokens) of the language's lexicon over ``text``.
 
@@ -132,22 +148,27 @@ def lexicon_scores(text: str, language: str) -> tuple[float, float, int]:
     i = 0
     while i < len(tokens):
         token = tokens[i]
-        if token in negators:
-            negate_until = i + 3
-            values.append(0.0)
-            i += 1
-            continue
         value = None
         span = 1
+        # Phrases first: some start with a negator (ما كاين والو, لا حول ولا قوة الا بالله).
         for n in range(min(longest, len(tokens) - i), 1, -1):
             phrase_value = lexicon.get(tuple(tokens[i : i + n]))
             if phrase_value is not None:
                 value, span = phrase_value, n
                 break
+        if value is None and token in negators:
+            negate_until = i + 3
+            values.append(0.0)
+            i += 1
+            continue
+        negated = False
         if value is None:
             value = _lookup(lexicon, token)
+        if value is None and language in ("ar", "arabizi"):
+            value = _darija_negated(lexicon, token)
+            negated = value is not None
         value = value or 0.0
-        if value and i <= negate_until:
+        if value and (negated or i <= negate_until):
             value *= -0.75
         values.append(value)
         values.extend([0.0] * (span - 1))
