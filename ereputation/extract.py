@@ -25,7 +25,6 @@ from typing import Any
 from urllib.parse import urljoin
 
 import fastfeedparser
-import feedparser
 from lxml import etree
 
 # Dates further ahead than this are a publisher's mistake (or a trick), not a publication time.
@@ -40,8 +39,6 @@ _BLANK_LINES = re.compile(r"\n\s*\n+")
 # flat ones of any length, so one long entity referenced many times (the "quadratic blowup")
 # still expands to gigabytes.  A feed whose declared entities would expand past this is refused.
 MAX_ENTITY_EXPANSION = 1024 * 1024
-# bozo reasons that do not make a recognised feed unreadable
-_BENIGN = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
 _ENTITY_DECL = re.compile(rb"<!ENTITY\s+([^\s%]+)\s+(?:\"([^\"]*)\"|'([^']*)')")
 
 
@@ -291,6 +288,10 @@ def _fast_date(entry: Any, now: datetime) -> datetime | None:
 
 def parse_feed_thorough(body: bytes, url: str, now: datetime) -> ParsedFeed:
     """feedparser, the parser of record: any bytes, broken XML included; never raises."""
+    import feedparser  # not at the top: most feeds never need it (~0.1 s to import)
+
+    # bozo reasons that do not make a recognised feed unreadable
+    benign = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
     try:
         parsed = feedparser.parse(
             body,
@@ -309,9 +310,9 @@ def parse_feed_thorough(body: bytes, url: str, now: datetime) -> ParsedFeed:
     problem = None
     if not items and parsed.get("bozo"):
         reason = parsed.get("bozo_exception")
-        if not parsed.get("version") and isinstance(reason, _BENIGN):
+        if not parsed.get("version") and isinstance(reason, benign):
             problem = "not a feed: no RSS, Atom, RDF or JSON Feed document found"
-        elif not isinstance(reason, _BENIGN):
+        elif not isinstance(reason, benign):
             problem = f"not a readable feed: {_one_line(str(reason)) if reason else 'no entries'}"
         # else: a well-formed feed with no entries yet; the missing Content-Type is ours (the
         # fetcher's headers are not passed on) and a mislabelled charset was recovered from.

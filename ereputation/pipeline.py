@@ -19,14 +19,13 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 import sqlite_utils
 
-from .article import Article, extract_article
 from .canonical import canonical_url, clean_link, outlet_of
 from .config import Brand, Config, Source
-from .discover import COMMON_FEED_PATHS, find_article_anchors, find_feed_links
 from .extract import FeedItem, parse_feed
 from .fetch import Fetcher, FetchResult, next_poll_delay
 from .language import arabizi_evidence, detect_language
@@ -35,7 +34,9 @@ from .owned import is_owned
 from .records import ArticleRecord, MentionRecord, SourceOutcome
 from .sentiment import score_sentiment
 from .store.record import SeenItems, SourceState, StoryIndex, record_outcome, sync_sources
-from .stories import story_fingerprint
+
+if TYPE_CHECKING:
+    from .article import Article
 
 log = logging.getLogger(__name__)
 
@@ -285,6 +286,8 @@ class SourcePoller:
 
         A page that is gone or forbidden is not retried: the item is read from the feed alone.
         """
+        from .article import extract_article  # trafilatura and bs4: only when a page is read
+
         page = self.fetcher.fetch(url, obey_robots=True)
         if page.ok and page.body:
             return extract_article(page.body, page.final_url), False
@@ -314,6 +317,8 @@ class SourcePoller:
                 + "#"
                 + hashlib.sha1(item.guid.encode("utf-8", "replace")).hexdigest()[:16]
             )
+        from .stories import story_fingerprint  # numpy: only once something is recorded
+
         published = item.published_at or (article.published_at if article else None)
         declared = item.language or (article.language if article else None)
         language, mentions = self.analyzer.mentions(url, text, hits, declared)
@@ -336,6 +341,9 @@ class SourcePoller:
         )
 
     def _poll_page(self, source: Source, state: SourceState, now: datetime) -> SourceOutcome:
+        from .article import extract_article  # trafilatura and bs4: only for page sources
+        from .discover import COMMON_FEED_PATHS, find_article_anchors, find_feed_links
+
         listing = self.fetcher.fetch(
             source.url, etag=state.etag, last_modified=state.last_modified, obey_robots=True
         )
