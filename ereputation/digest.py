@@ -273,16 +273,22 @@ class Window:
 
     start: datetime
     end: datetime
+    # The bounds as stored text, formatted once: ``holds`` runs for every mention row.
+    _stored: tuple[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ValueError("window bounds must be timezone-aware")
         object.__setattr__(self, "start", self.start.replace(microsecond=0))
         object.__setattr__(self, "end", max(self.start, self.end).replace(microsecond=0))
+        object.__setattr__(
+            self, "_stored", (queries.format_ts(self.start), queries.format_ts(self.end))
+        )
 
     def holds(self, stored: str) -> bool:
         """Whether a stored timestamp (text, as in the database) falls in the window."""
-        return queries.format_ts(self.start) <= stored < queries.format_ts(self.end)
+        start, end = self._stored
+        return start <= stored < end
 
 
 @dataclass(frozen=True)
@@ -469,8 +475,9 @@ def summarize_brand(
     """Summarise one brand for the digest dated ``day`` covering ``window`` (pure).
 
     ``found`` are the brand's mention rows stored from ``COMPARE_DAYS`` days before the window
-    up to its end (the window's mentions and what they are compared with); ``published`` its
-    mention rows published in the ``CHART_DAYS`` local days ending with ``day`` (the chart);
+    up to its end (the window's mentions and what they are compared with; before the window,
+    rows need only owned, label and found_at); ``published`` its mentions published in the
+    ``CHART_DAYS`` local days ending with ``day`` (the chart: mentioned_at and owned);
     ``alerts`` the brand's alerts fired in the window; ``story_rows`` every article of the
     stories the window's mentions belong to; ``new_outlets`` outlets first found in the window.
     """
@@ -620,10 +627,10 @@ def build_digest(config: Config, db: sqlite_utils.Database, day: date, window: W
     tz = ZoneInfo(config.timezone)
     chart_start, _ = day_bounds(day - timedelta(CHART_DAYS - 1), tz)
     _, chart_end = day_bounds(day, tz)
-    found = queries.mentions_found_between(
-        db, window.start - timedelta(days=COMPARE_DAYS), window.end
-    )
-    published = queries.mentions_between(db, chart_start, chart_end)
+    # Full rows for the window; the days before it are only counted.
+    found = queries.mention_labels_found_between(
+        db, window.start - timedelta(days=COMPARE_DAYS), window.start
+    ) + queries.mentions_found_between(db, window.start, window.end)
     all_alerts = queries.alerts_between(db, window.start, window.end)
     current = [row for row in found if window.holds(row["found_at"])]
     names = [brand.name for brand in config.brands]
@@ -643,7 +650,7 @@ def build_digest(config: Config, db: sqlite_utils.Database, day: date, window: W
                 window,
                 tz,
                 [row for row in found if row["brand"] == name],
-                [row for row in published if row["brand"] == name],
+                queries.mention_times_between(db, chart_start, chart_end, brand=name),
                 [alert for alert in all_alerts if alert["brand"] == name],
                 queries.story_articles(db, story_ids),
                 queries.outlet_first_mentions(db, name, window.start, window.end, by_found=True),

@@ -9,7 +9,7 @@ Ranges are half-open: ``start <= t < end``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,8 +31,10 @@ def parse_ts(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _rows(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-    cursor = db.execute(sql, list(params))
+def _rows(
+    db: sqlite_utils.Database, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+) -> list[Row]:
+    cursor = db.execute(sql, dict(params) if isinstance(params, Mapping) else list(params))
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
 
@@ -80,6 +82,37 @@ def mentions_found_between(
     return _rows(db, sql + " ORDER BY found_at, id", params)
 
 
+def mention_labels_found_between(
+    db: sqlite_utils.Database, start: datetime, end: datetime
+) -> list[Row]:
+    """Mentions stored in ``[start, end)``, only what counting them needs, in found order.
+
+    Rows: brand, owned, label, found_at.  For averages over past days, where the full rows of
+    ``mentions_found_between`` (joined with articles and sources) would be read for nothing.
+    """
+    return _rows(
+        db,
+        "SELECT brand, owned, label, found_at FROM mentions"
+        " WHERE found_at >= ? AND found_at < ? ORDER BY found_at, id",
+        [format_ts(start), format_ts(end)],
+    )
+
+
+def mention_times_between(
+    db: sqlite_utils.Database, start: datetime, end: datetime, *, brand: str
+) -> list[Row]:
+    """``brand``'s mentions published in ``[start, end)``, only when and whose: for charts.
+
+    Rows: mentioned_at, owned, oldest first; read through the (brand, mentioned_at) index.
+    """
+    return _rows(
+        db,
+        "SELECT mentioned_at, owned FROM mentions"
+        " WHERE brand = ? AND mentioned_at >= ? AND mentioned_at < ? ORDER BY mentioned_at, id",
+        [brand, format_ts(start), format_ts(end)],
+    )
+
+
 def outlet_first_mentions(
     db: sqlite_utils.Database,
     brand: str,
@@ -93,9 +126,24 @@ def outlet_first_mentions(
     With ``by_found`` the range applies to when the first mention was stored instead (what a
     digest window means by "new").  Rows: outlet, first_at (publication), first_found_at (when
     stored), mentions, title, url (of that first article), earliest first.
+
+    An outlet's first mention is in ``[start, end)`` when it has one in the range and none
+    before ``start``: the candidates come from the range (an index range), each is dropped at
+    its first older mention (index ``articles_outlet``), and only the new outlets are summed.
+    Grouping every mention of the brand by outlet took 3.8 s over 1 M mentions.
     """
-    column = "first_found_at" if by_found else "first_at"
+    column = "found_at" if by_found else "mentioned_at"
+    in_range = f"m.{column} >= :start" + (f" AND m.{column} < :end" if end is not None else "")
     sql = f"""
+        WITH candidates AS (
+            SELECT DISTINCT a.outlet FROM mentions m JOIN articles a ON a.id = m.article_id
+            WHERE m.brand = :brand AND m.owned = 0 AND {in_range}
+        ), new AS (
+            SELECT outlet FROM candidates c WHERE NOT EXISTS (
+                SELECT 1 FROM articles a JOIN mentions m ON m.article_id = a.id
+                WHERE a.outlet = c.outlet AND m.brand = :brand AND m.owned = 0
+                  AND m.{column} < :start)
+        )
         SELECT outlet, first_at, first_found_at, mentions,
                (SELECT a.title FROM mentions m2 JOIN articles a ON a.id = m2.article_id
                  WHERE m2.brand = f.brand AND a.outlet = f.outlet AND m2.owned = 0
@@ -107,16 +155,15 @@ def outlet_first_mentions(
         FROM (
             SELECT m.brand, a.outlet, min(m.mentioned_at) AS first_at,
                    min(m.found_at) AS first_found_at, count(*) AS mentions
-            FROM mentions m JOIN articles a ON a.id = m.article_id
-            WHERE m.brand = ? AND m.owned = 0
+            FROM articles a JOIN mentions m ON m.article_id = a.id
+            WHERE a.outlet IN (SELECT outlet FROM new) AND m.brand = :brand AND m.owned = 0
             GROUP BY a.outlet
         ) AS f
-        WHERE {column} >= ?"""
-    params: list[Any] = [brand, format_ts(start)]
+        ORDER BY {"first_found_at" if by_found else "first_at"}, outlet"""
+    params: dict[str, Any] = {"brand": brand, "start": format_ts(start)}
     if end is not None:
-        sql += f" AND {column} < ?"
-        params.append(format_ts(end))
-    return _rows(db, sql + f" ORDER BY {column}, outlet", params)
+        params["end"] = format_ts(end)
+    return _rows(db, sql, params)
 
 
 def brand_first_found_at(db: sqlite_utils.Database, brand: str) -> datetime | None:
