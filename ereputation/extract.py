@@ -33,7 +33,8 @@ FUTURE_TOLERANCE = timedelta(days=1)
 OLDEST_PLAUSIBLE = datetime(1995, 1, 1, tzinfo=UTC)
 
 _TAG = re.compile(r"<[a-zA-Z!/?]")
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+# Runs of spaces, and any other horizontal space: a lone " " (most matches otherwise) is left.
+_SPACES = re.compile(r"[\t\r\f\v\u00a0][ \t\r\f\v\u00a0]*| [ \t\r\f\v\u00a0]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 # Entity expansion: feedparser drops nested entity declarations (billion laughs) but keeps
 # flat ones of any length, so one long entity referenced many times (the "quadratic blowup")
@@ -162,7 +163,8 @@ def parse_feed(body: bytes, url: str, now: datetime | None = None) -> ParsedFeed
 #   a DOCTYPE or entity — declared entities (and their limits) are feedparser's job.
 #   an encoding other than UTF-8 — feedparser's detection and repair of mislabelled charsets;
 #   Media RSS — feedparser reads media:title/description as the item's title and summary.
-_FAST_REFUSES = re.compile(rb"xml:base|<!DOCTYPE|<!ENTITY|<media:(?:title|description)", re.I)
+# Searched for in the lower-cased body (``in`` on bytes: 7 times faster than one re.I regex).
+_FAST_REFUSES = (b"xml:base", b"<!doctype", b"<!entity", b"<media:title", b"<media:description")
 # Dates the two parsers read alike.  fastfeedparser also guesses at others ("Friday, January
 # 29, 2021 04:42 PM", "BST") and sometimes wrongly; such feeds go to feedparser, whose rules
 # decide which dates are real (a date is never invented).
@@ -186,7 +188,8 @@ def parse_feed_fast(body: bytes, url: str, now: datetime) -> ParsedFeed | None:
     or the document uses what only feedparser handles (see ``_FAST_REFUSES``).
     """
     head = body[:4096].lstrip()
-    if not head.startswith(b"<") or _FAST_REFUSES.search(body):
+    lowered = body.lower()
+    if not head.startswith(b"<") or any(marker in lowered for marker in _FAST_REFUSES):
         return None  # JSON Feed, HTML error pages, empty bodies: feedparser reports them
     encoding = _ENCODING.match(head)
     if encoding and encoding.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
@@ -227,7 +230,10 @@ def _item_from_fast_entry(
     raw_link = _clean(entry.get("link"))
     if len(entry.get("links") or ()) > 1:
         raise _Decline  # several links: feedparser's choice of "the" link is the reference
-    link = urljoin(url, raw_link) if raw_link else None
+    if raw_link and _PLAIN_LINK.fullmatch(raw_link):
+        link: str | None = raw_link  # what urljoin gives back for it, at a tenth of the cost
+    else:
+        link = urljoin(url, raw_link) if raw_link else None
     if link and not link.lower().startswith(("http://", "https://")):
         link = None  # javascript:, data:, file: … never become article URLs
     title = html_to_text(_clean(entry.get("title")))
@@ -263,6 +269,15 @@ def _item_from_fast_entry(
         published_at=_fast_date(entry, now),
         language=feed_lang,
     )
+
+
+# An absolute http(s) link that urljoin returns unchanged: lower-case scheme, a host, no
+# empty query, no fragment, no space or control character (tests/test_extract.py checks it).
+_PLAIN_LINK = re.compile(
+    r"https?://[A-Za-z0-9.\-:@%_~!$&'()*+,=]+"  # ASCII host: urlsplit checks others (NFKC)
+    r"(?:/[^\s?#;\x00-\x1f\x7f]*)?"  # no ";": urlparse splits path parameters off
+    r"(?:\?[^\s#\x00-\x1f\x7f]+)?"
+)
 
 
 class _Decline(Exception):

@@ -10,11 +10,15 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 from conftest import SHARED
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ereputation.extract import (
+    _PLAIN_LINK,
     FeedItem,
     html_to_text,
     parse_feed,
@@ -151,3 +155,20 @@ def test_fast_path_declines_what_feedparser_must_read(body: bytes) -> None:
 )
 def test_html_to_text(markup: str, expected: str) -> None:
     assert html_to_text(markup) == expected
+
+
+@settings(max_examples=500)
+@given(
+    st.from_regex(_PLAIN_LINK, fullmatch=True),
+    st.sampled_from(["http://127.0.0.1/feed", "https://example.com/a/b.xml?x=1", "http://h"]),
+)
+def test_plain_links_are_what_urljoin_gives(link: str, base: str) -> None:
+    """The fast path keeps such links as they are, skipping urljoin: it must not matter."""
+    assert urljoin(base, link) == link
+
+
+@pytest.mark.parametrize(
+    "link", ["http://a/b;p", "http://a/b?", "http://a/b#c", "HTTP://a/b", "http://[::1/x", "//a/b"]
+)
+def test_links_urljoin_may_change_are_not_plain(link: str) -> None:
+    assert _PLAIN_LINK.fullmatch(link) is None
