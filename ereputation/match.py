@@ -173,6 +173,12 @@ def _term_anchor(term: str, casefold: bool) -> str:
     return max(words, key=len).casefold()
 
 
+def _alternation(literals: set[str]) -> re.Pattern[str]:
+    """A regex matching any of ``literals`` (never matching when there are none)."""
+    ordered = sorted(literals, key=len, reverse=True)
+    return re.compile("|".join(re.escape(a) for a in ordered) or "(?!)")
+
+
 # Characters whose two folds differ once casefolded (Greek iota subscripts; see
 # tests/test_match.py, which checks every code point): with one of them in the text, the
 # prefilter cannot speak for case-sensitive brands.
@@ -231,14 +237,14 @@ class BrandMatcher:
                 _CompiledBrand(brand, terms, pattern, exclusions, query, query_patterns)
             )
         self._brands = tuple(compiled)
-        anchors = {
-            _term_anchor(term, not entry.brand.case_sensitive)
+        # The prefilter: one regex of every term's anchor, then one per brand for the few texts
+        # that pass, so only the brands whose anchors are there run their exact patterns.
+        per_brand = [
+            {_term_anchor(term, not entry.brand.case_sensitive) for term in entry.terms}
             for entry in compiled
-            for term in entry.terms
-        }
-        self._anchors = re.compile(
-            "|".join(re.escape(a) for a in sorted(anchors, key=len, reverse=True)) or "(?!)"
-        )
+        ]
+        self._anchors = _alternation(set().union(*per_brand))
+        self._brand_anchors = tuple(_alternation(anchors) for anchors in per_brand)
         self._any_case_sensitive = any(b.case_sensitive for b in self.brands)
 
     @property
@@ -248,15 +254,24 @@ class BrandMatcher:
     def find(self, text: str) -> list[Hit]:
         """Every hit of every brand, after exclusions and queries, in text order."""
         translated = text.translate(_TABLES[True])
-        if not self._may_match(text, translated):
+        entries = self._candidates(text, translated)
+        if not entries:
             return []
-        return self._find_exact(text, translated)
+        return self._find_exact(text, translated, entries)
 
-    def _find_exact(self, text: str, translated: str | None = None) -> list[Hit]:
-        """``find`` without the prefilter (``translated``: the text through the fold table)."""
+    def _find_exact(
+        self,
+        text: str,
+        translated: str | None = None,
+        entries: Sequence[_CompiledBrand] | None = None,
+    ) -> list[Hit]:
+        """``find`` without the prefilter, over ``entries`` (default: every brand).
+
+        ``translated``: the text through the case-insensitive fold table, if already done.
+        """
         hits: list[Hit] = []
         folded = {True: _fold(text, True, translated)}
-        for entry in self._brands:
+        for entry in self._brands if entries is None else entries:
             casefold = not entry.brand.case_sensitive
             if casefold not in folded:
                 folded[casefold] = _fold(text, casefold)
@@ -277,7 +292,11 @@ class BrandMatcher:
         return hits
 
     def _may_match(self, text: str, folded: str) -> bool:
-        """False only when no term can match: the cheap test most texts stop at.
+        """False only when no term can match (see ``_candidates``)."""
+        return bool(self._candidates(text, folded))
+
+    def _candidates(self, text: str, folded: str) -> list[_CompiledBrand]:
+        """The brands that may have a hit in ``text``; empty for most texts, cheaply.
 
         ``folded`` is ``text`` through the case-insensitive fold table.  Every hit contains
         its term's anchor (:func:`_term_anchor`) in the folded text, so the casefolded
@@ -286,9 +305,15 @@ class BrandMatcher:
         ``_FOLDS_DIFFER``.  One C-level translate and one regex search, instead of two folds
         with offsets and one term regex per brand: about 4 times cheaper per text.
         """
-        if self._anchors.search(folded.casefold()) is not None:
-            return True
-        return self._any_case_sensitive and _FOLDS_DIFFER.search(text) is not None
+        casefolded = folded.casefold()
+        differ = self._any_case_sensitive and _FOLDS_DIFFER.search(text) is not None
+        if not differ and self._anchors.search(casefolded) is None:
+            return []
+        return [
+            entry
+            for entry, anchors in zip(self._brands, self._brand_anchors, strict=True)
+            if (differ and entry.brand.case_sensitive) or anchors.search(casefolded) is not None
+        ]
 
     def query_holds(self, brand: str, text: str) -> bool:
         """Whether ``brand``'s query is true over ``text`` (True when it has none)."""
