@@ -204,6 +204,8 @@ def features(text: str, language: str) -> tuple[Counter[str], list[float]]:
     for token in tokens:
         word = token
         if _ARABIC.match(token):
+            # Three or more of one Arabic letter in a row is emphasis (خاااايب): squeeze it.
+            token = word = _SQUEEZE.sub(r"\1", token)
             for prefix in _AR_PREFIXES:
                 if token.startswith(prefix) and len(token) - len(prefix) >= 3:
                     word = token[len(prefix) :]

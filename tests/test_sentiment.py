@@ -95,7 +95,7 @@ def test_shipped_models_are_small_and_trained_on_licensed_rows_only() -> None:
         for source in model["trained_on"]:
             # Licensed corpora, or the sentences we wrote ourselves (never evaluation rows).
             assert source.startswith(("shared/train/sentiment/", "bench/sentiment_examples/"))
-            assert "eval" not in source
+            assert "/eval/" not in source
 
 
 def _macro_f1(name: str, language: str) -> float:
@@ -120,8 +120,10 @@ def _macro_f1(name: str, language: str) -> float:
     [
         # Floors a little under the measured values (docs/sentiment.md): a regression guard.
         ("fr_deft2017_tweets.tsv", "fr", 0.58),
-        ("fr_allocine_reviews.tsv", "fr", 0.74),
+        ("fr_allocine_reviews.tsv", "fr", 0.77),
         ("ar_myc_arabizi.tsv", "arabizi", 0.85),
+        ("ar_mac_msa.tsv", "ar", 0.54),
+        ("ar_elecmorocco2016_fb.tsv", "ar", 0.61),
     ],
 )
 def test_accuracy_does_not_regress(name: str, language: str, floor: float) -> None:
