@@ -4,13 +4,14 @@
 
 Trains only on ``shared/train/sentiment`` — the rows whose licence allows it (MIT for the
 VADER ground truth, Apache-2.0 repository for the UMSAB French and Arabic rows), which share no
-text with ``shared/eval/sentiment``.  Nothing from the evaluation files is read here.
+text with ``shared/eval/sentiment`` — and on the sentences we wrote ourselves in
+``bench/sentiment_examples/<language>.tsv``.  Nothing from the evaluation files is read here.
 
 Features come from ``ereputation.sentiment.features`` (the very function used at run time),
 so training and inference cannot drift apart.  scikit-learn fits a multinomial logistic
 regression; the weights are exported as JSON (feature -> idf and one weight per class) and
 read back by pure-Python inference.  The regularisation C and a bias on the neutral class are
-chosen by 5-fold cross-validation on the training rows (macro-F1).
+chosen by 5-fold cross-validation on the training rows (mean of the per-source macro-F1).
 """
 
 from __future__ import annotations
