@@ -7,7 +7,8 @@ A seeded corpus (bench/corpus.py) is served on 127.0.0.1 (bench/server.py).  Eac
 fresh database: a first pass (everything new), then a second pass (every feed answers 304 or
 fails again), each as a separate ``ereputation`` process, then the baseline
 (bench/baseline.py) as a process too.  For each process: wall and CPU seconds and peak memory
-(from ``wait4``, so only that process is counted, not this script or the server); items/s
+(CPU from ``wait4``; peak memory from bench/peak.py, so only that process is counted, not
+this script or the server); items/s
 and feeds/s; and what was stored against the corpus's truth: precision and recall of the
 (article URL, brand) pairs.  Medians over ``--runs``.
 
@@ -47,6 +48,15 @@ class Measure:
 
     @staticmethod
     def of(command: list[str], cwd: Path, env: dict[str, str]) -> Measure:
+        """Run ``command`` ([python, script or -m module, args…]) and measure that process.
+
+        Peak memory comes from bench/peak.py (the program's own VmHWM): ``wait4``'s
+        ``ru_maxrss`` would include this script's memory (the corpus), which Linux carries
+        over vfork and exec into the child.
+        """
+        peak_file = cwd / ".peak-kb"
+        peak_file.unlink(missing_ok=True)
+        command = [command[0], str(HERE / "peak.py"), str(peak_file), *command[1:]]
         start = time.perf_counter()
         process = subprocess.Popen(
             command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -58,7 +68,8 @@ class Measure:
         wall = time.perf_counter() - start
         if process.returncode != 0:
             raise SystemExit(f"{command[2:4]} failed ({process.returncode}):\n{output[-3000:]}")
-        return Measure(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output)
+        peak_mb = int(peak_file.read_text()) / 1024
+        return Measure(wall, usage.ru_utime + usage.ru_stime, peak_mb, output)
 
 
 @dataclass(frozen=True)
