@@ -123,7 +123,9 @@ def test_sigkill_mid_cycle_loses_nothing_and_doubles_nothing(tmp_path, site):
     ]
     reference = tmp_path / "reference"
     reference.mkdir()
+    started = time.monotonic()
     clean = ereputation("run", "--once", "-c", str(write_config(reference, urls)), cwd=reference)
+    duration = time.monotonic() - started  # kills are placed inside a cycle of this length
     assert clean.returncode == 0, clean.stderr
     expected = snapshot(reference / "data" / "e.db")
     assert len(expected["mentions"]) == 40 * 6
@@ -133,12 +135,12 @@ def test_sigkill_mid_cycle_loses_nothing_and_doubles_nothing(tmp_path, site):
     config = write_config(killed, urls)
     db = killed / "data" / "e.db"
     kills = 0
-    for delay in [1.0, 1.5, 2.0, 2.3, 2.6, 3.0, 3.5, 4.0, 5.0, 6.0]:
+    for fraction in [0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.75, 0.8]:
         process = subprocess.Popen(
             [sys.executable, "-m", "ereputation.cli", "run", "--once", "-c", str(config)],
             cwd=killed, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        time.sleep(delay + rng.uniform(0, 0.5))
+        time.sleep(duration * (fraction + rng.uniform(-0.05, 0.05)))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1
