@@ -236,17 +236,7 @@ def _item_from_fast_entry(
         link = urljoin(url, raw_link) if raw_link else None
     if link and not link.lower().startswith(("http://", "https://")):
         link = None  # javascript:, data:, file: … never become article URLs
-    title = html_to_text(_clean(entry.get("title")))
-    summary = html_to_text(_clean(entry.get("description")))
-    content = ""
-    for part in entry.get("content") or []:
-        value = part.get("value") if hasattr(part, "get") else None
-        if value:
-            text = html_to_text(str(value))
-            if len(text) > len(content):
-                content = text
-    if content == summary:
-        content = ""
+    title, summary, content = _entry_texts(entry, "description")
     guid = _clean(entry.get("id"))
     if guid == raw_link:
         if "://" not in raw_link:
@@ -352,12 +342,14 @@ def _entity_expansion(body: bytes) -> int:
     return total
 
 
-def _item_from_entry(entry: Any, feed_lang: str | None, now: datetime) -> FeedItem | None:
-    link = _clean(entry.get("link")) or None
-    if link and not link.lower().startswith(("http://", "https://")):
-        link = None  # javascript:, data:, file: … never become article URLs
+def _entry_texts(entry: Any, summary_key: str) -> tuple[str, str, str]:
+    """Title, summary and the longest content of an entry, as text (content dropped if equal).
+
+    Both parsers name the summary differently (fastfeedparser ``description``, feedparser
+    ``summary``); the rest of their entries agree.
+    """
     title = html_to_text(_clean(entry.get("title")))
-    summary = html_to_text(_clean(entry.get("summary")))
+    summary = html_to_text(_clean(entry.get(summary_key)))
     content = ""
     for part in entry.get("content") or []:
         value = part.get("value") if hasattr(part, "get") else None
@@ -365,8 +357,14 @@ def _item_from_entry(entry: Any, feed_lang: str | None, now: datetime) -> FeedIt
             text = html_to_text(str(value))
             if len(text) > len(content):
                 content = text
-    if content == summary:
-        content = ""
+    return title, summary, "" if content == summary else content
+
+
+def _item_from_entry(entry: Any, feed_lang: str | None, now: datetime) -> FeedItem | None:
+    link = _clean(entry.get("link")) or None
+    if link and not link.lower().startswith(("http://", "https://")):
+        link = None  # javascript:, data:, file: … never become article URLs
+    title, summary, content = _entry_texts(entry, "summary")
     guid = _clean(entry.get("id")) or link or ""
     if not guid:
         guid = hashlib.sha1(f"{title}\n{summary}".encode("utf-8", "surrogatepass")).hexdigest()
