@@ -248,16 +248,8 @@ def _item_from_fast_entry(
         raise _Decline
     if not (title or summary or content):
         return None
-    author = _clean(entry.get("author")) or None
-    return FeedItem(
-        guid=guid[:2000],
-        link=link,
-        title=title,
-        summary=summary,
-        content=content,
-        author=author[:300] if author else None,
-        published_at=_fast_date(entry, now),
-        language=feed_lang,
+    return _bounded_item(
+        entry, guid, link, title, summary, content, _fast_date(entry, now), feed_lang
     )
 
 
@@ -360,6 +352,30 @@ def _entry_texts(entry: Any, summary_key: str) -> tuple[str, str, str]:
     return title, summary, "" if content == summary else content
 
 
+def _bounded_item(
+    entry: Any,
+    guid: str,
+    link: str | None,
+    title: str,
+    summary: str,
+    content: str,
+    published_at: datetime | None,
+    language: str | None,
+) -> FeedItem:
+    """The item both parsers build, with the same caps on what a hostile feed can inflate."""
+    author = _clean(entry.get("author")) or None
+    return FeedItem(
+        guid=guid[:2000],
+        link=link,
+        title=title,
+        summary=summary,
+        content=content,
+        author=author[:300] if author else None,
+        published_at=published_at,
+        language=language,
+    )
+
+
 def _item_from_entry(entry: Any, feed_lang: str | None, now: datetime) -> FeedItem | None:
     link = _clean(entry.get("link")) or None
     if link and not link.lower().startswith(("http://", "https://")):
@@ -370,20 +386,12 @@ def _item_from_entry(entry: Any, feed_lang: str | None, now: datetime) -> FeedIt
         guid = hashlib.sha1(f"{title}\n{summary}".encode("utf-8", "surrogatepass")).hexdigest()
     if not (title or summary or content):
         return None
-    author = _clean(entry.get("author")) or None
     lang = None
     detail = entry.get("title_detail") or entry.get("summary_detail")
     if detail is not None and hasattr(detail, "get"):
         lang = _clean(detail.get("language")) or None
-    return FeedItem(
-        guid=guid[:2000],
-        link=link,
-        title=title,
-        summary=summary,
-        content=content,
-        author=author[:300] if author else None,
-        published_at=_entry_date(entry, now),
-        language=lang or feed_lang,
+    return _bounded_item(
+        entry, guid, link, title, summary, content, _entry_date(entry, now), lang or feed_lang
     )
 
 
