@@ -17,8 +17,12 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from ereputation.config import EmailSettings
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -143,6 +147,20 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def mail_settings(tmp_path: Path, smtp: Mailbox | None) -> EmailSettings:
+    """Mail to the loopback ``smtp`` server (plain, no TLS), or to an outbox in ``tmp_path``."""
+    from ereputation.config import EmailSettings
+
+    if smtp is None:
+        return EmailSettings(outbox=tmp_path / "outbox")
+    return EmailSettings(
+        smtp_host=smtp.host,
+        smtp_port=smtp.port,
+        starttls=False,
+        sender="e-réputation <alerts@example.ma>",
+    )
 
 
 @pytest.fixture

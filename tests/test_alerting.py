@@ -6,26 +6,18 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import mail_settings
 from test_digest import History
 
 from ereputation.alerting import check_and_alert
-from ereputation.config import AlertSettings, Brand, Config, DigestSettings, EmailSettings
+from ereputation.config import AlertSettings, Brand, Config, DigestSettings
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 BRAND = "Atlas Télécom"
 
 
 def make_config(tmp_path, smtp=None, language="fr", notify=()) -> Config:
-    mail = (
-        EmailSettings(
-            smtp_host=smtp.host,
-            smtp_port=smtp.port,
-            starttls=False,
-            sender="e-réputation <alerts@example.ma>",
-        )
-        if smtp
-        else EmailSettings(outbox=tmp_path / "outbox")
-    )
+    mail = mail_settings(tmp_path, smtp)
     return Config(
         path=tmp_path / "feeds.yaml",
         database=tmp_path / "x.db",

@@ -14,9 +14,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import mail_settings
 from test_digest import History, at
 
-from ereputation.config import Brand, Config, DigestSettings, EmailSettings
+from ereputation.config import Brand, Config, DigestSettings
 from ereputation.delivery import digest_command, send_digest, send_due_digests
 from ereputation.errors import EreputationError, MailError
 from ereputation.store import open_database
@@ -28,16 +29,7 @@ DUE = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 
 
 def make_config(tmp_path, smtp=None, to=("com@example.ma",), language="fr") -> Config:
-    mail = (
-        EmailSettings(
-            smtp_host=smtp.host,
-            smtp_port=smtp.port,
-            starttls=False,
-            sender="e-réputation <alerts@example.ma>",
-        )
-        if smtp
-        else EmailSettings(outbox=tmp_path / "outbox")
-    )
+    mail = mail_settings(tmp_path, smtp)
     return Config(
         path=tmp_path / "feeds.yaml",
         database=tmp_path / "x.db",
