@@ -5,21 +5,29 @@ that praises one brand and blames another has no single sentiment.
 
 How each language is read (provenance of every file: docs/sentiment.md):
 
-- A hand-written lexicon per language (``data/sentiment/lexicon_*.txt``) plus an emoji
-  lexicon, with negation (the next three words after ``ne/pas/sans``, ``لا/ما/لم/ليس/مش``,
-  ``machi``… have their polarity flipped and damped) and a "but" rule (what follows
-  ``mais/but/لكن/walakin`` counts more).  English also gets VADER's scores.
+- A lexicon per language plus an emoji lexicon, with negation (the next three words after
+  ``not/ne/pas/sans``, ``لا/ما/لم/ليس/مش``, ``machi``… have their polarity flipped and damped)
+  and a "but" rule (what follows ``but/mais/لكن/walakin`` counts more).  French, Arabic and
+  arabizi lexicons are hand-written (``data/sentiment/lexicon_*.txt``); English reads the
+  VADER lexicon that ships with the ``vaderSentiment`` package (MIT) by the same rules, and
+  the English model also gets VADER's own scores (on the first 300 characters).
 - For ``en``, ``fr`` and ``ar``, a multinomial logistic regression over word and character
   n-grams plus those lexicon scores, trained by ``bench/train_sentiment.py`` on the
-  permissively licensed rows of ``shared/train/sentiment`` only, exported as plain weights
-  (``data/sentiment/model_*.json.gz``).  Inference is pure Python: scikit-learn is a training
-  tool, not a runtime dependency.
+  permissively licensed rows of ``shared/train/sentiment`` and our own written examples only,
+  exported as plain weights (``data/sentiment/model_*.json.gz``).  Inference is pure Python:
+  scikit-learn is a training tool, not a runtime dependency.
 - ``arabizi`` has no licensed training data: its lexicon (which lists the English and French
   words Moroccan comments mix in) and the emoji lexicon, with a small neutral band.
 
 ``score`` is P(positive) − P(negative) for the models, the squashed lexicon sum otherwise.
 A text in no language the scorer reads gives ``None`` (stored as unscored), never a fake
 neutral.
+
+Speed (sentiment runs on the polling hot path): a word's n-gram features only depend on the
+word, so their weighted sums are cached per word, and the n-gram vector is normalised by the
+square root of the summed squared weights of its feature *occurrences* — a norm that adds up
+word by word, so a text costs a few dictionary look-ups per word.  Training uses exactly the
+same arithmetic (``features`` + ``bench/train_sentiment.py``'s ``vectorise``).
 """
 
 from __future__ import annotations
@@ -29,14 +37,21 @@ import json
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
 from ereputation.language import detect_language
 from ereputation.match import fold_text
 
-__all__ = ["LANGUAGES", "Sentiment", "features", "lexicon_scores", "score_sentiment"]
+__all__ = [
+    "LANGUAGES",
+    "Sentiment",
+    "features",
+    "lexicon_scores",
+    "model_probabilities",
+    "score_sentiment",
+]
 
 LANGUAGES = ("en", "fr", "ar", "arabizi")
 CLASSES = ("negative", "neutral", "positive")
@@ -52,66 +67,116 @@ _EMOJI = "\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u2b55\u2190-\u21ff\u2300-\u23
 _TOKEN = re.compile(
     rf"<3|[:;]'?-?[()dp](?!\w)|\w+'?|[{_EMOJI}]|[!?]",
 )
-_VADER_MAX = 1000  # characters
 _SQUEEZE = re.compile(r"(\w)\1{2,}")
 _DOUBLE = re.compile(r"(\w)\1+")
 _AR_PREFIXES = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
+_CHAR_NGRAMS = (3, 4, 5)
+_CACHE_LIMIT = 200_000  # words per cache: a bound on memory for a daemon that runs for months
 
 _NEGATORS = {
-    "en": frozenset(),  # VADER handles English negation
+    "en": frozenset("not no never n't nor without cannot nothing nobody none neither".split()),
     "fr": frozenset("ne n' pas jamais rien aucun aucune sans ni guere".split()),
     "ar": frozenset("لا ما لم لن ليس ليست لست مش مو ماشي بدون مكاينش ماكاينش".split()),
     "arabizi": frozenset("machi mashi maxi mach mashy machy mchi walo".split()),
 }
+# Negation features of the model: the language's negators and the English ones, which French
+# and Arabic text quotes or mixes in.
+_CONTEXT_NEGATORS = {k: v | _NEGATORS["en"] for k, v in _NEGATORS.items()}
 _BUT = frozenset("but mais cependant pourtant toutefois لكن ولكن لاكن walakin walakine".split())
+_VADER_SCALE = 0.75
+_VADER_MAX = 300  # characters  # VADER's valences are -4..4, ours -3..3
 
 
-def _read_lexicon(name: str) -> dict[tuple[str, ...], float]:
-    text = resources.files("ereputation").joinpath(f"data/sentiment/{name}").read_text("utf-8")
+def _negator(token: str, negators: frozenset[str]) -> bool:
+    # The tokeniser cuts "don't" into "don'" + "t": an English word ending in n' negates.
+    return token in negators or token.endswith("n'") and len(token) > 2
+
+
+def _read_lexicon(text: str, scale: float = 1.0) -> dict[tuple[str, ...], float]:
     lexicon: dict[tuple[str, ...], float] = {}
     for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        phrase, _, value = line.rpartition(" ")
+        if "\t" in line:  # VADER's format: word, mean, standard deviation, raw ratings
+            phrase, value = line.split("\t")[:2]
+        else:
+            phrase, _, value = line.rpartition(" ")
         key = tuple(_tokens(phrase.strip()))
         if key:
-            lexicon[key] = float(value)
+            lexicon[key] = float(value) * scale
     return lexicon
 
 
-@cache
-def _lexicon(language: str) -> dict[tuple[str, ...], float]:
-    lexicon = _read_lexicon("emoji.txt")
-    if language in ("fr", "ar", "arabizi"):
-        lexicon.update(_read_lexicon(f"lexicon_{language}.txt"))
-    return lexicon
+def _data(name: str) -> str:
+    return resources.files("ereputation").joinpath(f"data/sentiment/{name}").read_text("utf-8")
+
+
+@dataclass(frozen=True)
+class _Lexicon:
+    words: dict[str, float]  # one-token entries
+    phrases: dict[str, tuple[tuple[tuple[str, ...], float], ...]]  # first token -> longest first
+    negators: frozenset[str]
+    arabic: bool  # clitics, ما…ش and elongation are looked through
+    values: dict[str, tuple[float, bool]] = field(default_factory=dict)  # token cache
 
 
 @cache
-def _longest_phrase(language: str) -> int:
-    return max(len(k) for k in _lexicon(language))
+def _lexicon(language: str) -> _Lexicon:
+    lexicon = _read_lexicon(_data("emoji.txt"))
+    if language == "en":
+        vader = resources.files("vaderSentiment").joinpath("vader_lexicon.txt")
+        lexicon.update(_read_lexicon(vader.read_text("utf-8"), _VADER_SCALE))
+    elif language in ("fr", "ar", "arabizi"):
+        lexicon.update(_read_lexicon(_data(f"lexicon_{language}.txt")))
+    phrases: dict[str, list[tuple[tuple[str, ...], float]]] = {}
+    for key, value in lexicon.items():
+        if len(key) > 1:
+            phrases.setdefault(key[0], []).append((key, value))
+    return _Lexicon(
+        words={k[0]: v for k, v in lexicon.items() if len(k) == 1},
+        phrases={k: tuple(sorted(v, key=lambda p: -len(p[0]))) for k, v in phrases.items()},
+        negators=_NEGATORS.get(language, frozenset()),
+        arabic=language in ("ar", "arabizi"),
+    )
+
+
+class _FoldTable(dict[int, str]):
+    """``str.translate`` table folding one character as ``match.fold_text`` does, on first sight.
+
+    ``fold_text`` folds character by character but also keeps offsets back to the original,
+    which the sentiment does not need and which cost more than the rest of the scorer on
+    Arabic text with harakat.  The variation selector U+FE0F goes too (❤️ is ❤).
+    """
+
+    def __missing__(self, code: int) -> str:
+        folded = "" if code == 0xFE0F else fold_text(chr(code))
+        if len(self) < _CACHE_LIMIT:
+            self[code] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
 
 
 def _tokens(text: str) -> list[str]:
-    folded = fold_text(text).replace("\ufe0f", "")
-    return _TOKEN.findall(folded)
+    return _TOKEN.findall(text.translate(_FOLD))
 
 
-def _lookup(lexicon: dict[tuple[str, ...], float], token: str) -> float | None:
-    value = lexicon.get((token,))
+def _lookup(words: dict[str, float], token: str) -> float | None:
+    value = words.get(token)
     if value is not None:
         return value
     squeezed = _SQUEEZE.sub(r"\1", token)
     if squeezed != token:
-        value = lexicon.get((squeezed,)) or lexicon.get((_DOUBLE.sub(r"\1", token),))
+        value = words.get(squeezed) or words.get(_DOUBLE.sub(r"\1", token))
         if value is not None:
             return value
     if _ARABIC.match(token):
         for prefix in _AR_PREFIXES:
             if token.startswith(prefix) and len(token) - len(prefix) >= 2:
-                value = lexicon.get((token[len(prefix) :],))
+                value = words.get(token[len(prefix) :])
                 if value is not None:
                     return value
     return None
@@ -121,7 +186,7 @@ _DARIJA_NEGATION = re.compile(r"^(?:ما|م)?(.{2,}?)(?:ش|شي)$")
 _ARABIZI_NEGATION = re.compile(r"^(?:ma|m)?(.{3,}?)(?:ch|sh|x)$")
 
 
-def _darija_negated(lexicon: dict[tuple[str, ...], float], token: str) -> float | None:
+def _darija_negated(words: dict[str, float], token: str) -> float | None:
     """The value of the word inside a Darija negation (ما عجبنيش → عجبني, mazwinch → zwin).
 
     Darija wraps a negated word in ما…ش, often written as one token; the caller flips it.
@@ -130,46 +195,50 @@ def _darija_negated(lexicon: dict[tuple[str, ...], float], token: str) -> float 
     found = pattern.match(token)
     if found is None or found.group(1) == token:
         return None
-    return _lookup(lexicon, found.group(1))
+    return _lookup(words, found.group(1))
 
 
-def lexicon_scores(text: str, language: str) -> tuple[float, float, int]:
-    """(positive sum, negative sum, tokens) of the language's lexicon over ``text``.
+def _token_value(lexicon: _Lexicon, token: str) -> tuple[float, bool]:
+    """(polarity, wrapped in a Darija negation) of one token, cached per lexicon."""
+    found = lexicon.values.get(token)
+    if found is not None:
+        return found
+    value = _lookup(lexicon.words, token)
+    negated = False
+    if value is None and lexicon.arabic:
+        value = _darija_negated(lexicon.words, token)
+        negated = value is not None
+    found = (value or 0.0, negated)
+    if len(lexicon.values) < _CACHE_LIMIT:
+        lexicon.values[token] = found
+    return found
 
-    Negation flips and damps the polarity of the next three words; words after a "but"
-    weigh 1.5x and words before it 0.5x.  Phrases (``à éviter``, ``الله يوفقك``) count once.
-    """
+
+def _lexicon_values(tokens: list[str], language: str) -> tuple[float, float]:
     lexicon = _lexicon(language)
-    negators = _NEGATORS.get(language, frozenset())
-    tokens = _tokens(text)
-    longest = _longest_phrase(language)
+    negators = lexicon.negators
     values: list[float] = []
     negate_until = -1
     i = 0
-    while i < len(tokens):
+    count = len(tokens)
+    while i < count:
         token = tokens[i]
-        value = None
         span = 1
+        value = None
         # Phrases first: some start with a negator (ما كاين والو, لا حول ولا قوة الا بالله).
-        for n in range(min(longest, len(tokens) - i), 1, -1):
-            phrase_value = lexicon.get(tuple(tokens[i : i + n]))
-            if phrase_value is not None:
-                value, span = phrase_value, n
+        for phrase, phrase_value in lexicon.phrases.get(token, ()):
+            if tuple(tokens[i : i + len(phrase)]) == phrase:
+                value, span = phrase_value, len(phrase)
                 break
-        if value is None and token in negators:
-            negate_until = i + 3
-            values.append(0.0)
-            i += 1
-            continue
-        negated = False
         if value is None:
-            value = _lookup(lexicon, token)
-        if value is None and language in ("ar", "arabizi"):
-            value = _darija_negated(lexicon, token)
-            negated = value is not None
-        value = value or 0.0
-        if value and (negated or i <= negate_until):
-            value *= -0.75
+            if _negator(token, negators):
+                negate_until = i + 3
+                values.append(0.0)
+                i += 1
+                continue
+            value, negated = _token_value(lexicon, token)
+            if value and (negated or i <= negate_until):
+                value *= -0.75
         values.append(value)
         values.extend([0.0] * (span - 1))
         i += span
@@ -179,11 +248,18 @@ def lexicon_scores(text: str, language: str) -> tuple[float, float, int]:
         values = [v * 0.5 for v in values[:cut]] + [v * 1.5 for v in values[cut:]]
     positive = sum(v for v in values if v > 0)
     negative = -sum(v for v in values if v < 0)
+    return positive, negative
+
+
+def lexicon_scores(text: str, language: str) -> tuple[float, float, int]:
+    """(positive sum, negative sum, tokens) of the language's lexicon over ``text``.
+
+    Negation flips and damps the polarity of the next three words; words after a "but"
+    weigh 1.5x and words before it 0.5x.  Phrases (``à éviter``, ``الله يوفقك``) count once.
+    """
+    tokens = _tokens(text)
+    positive, negative = _lexicon_values(tokens, language)
     return positive, negative, len(tokens)
-
-
-def _squash(total: float) -> float:
-    return total / math.sqrt(total * total + 15.0)
 
 
 @cache
@@ -193,42 +269,55 @@ def _vader():  # type: ignore[no-untyped-def]
     return SentimentIntensityAnalyzer()
 
 
-def features(text: str, language: str) -> tuple[Counter[str], list[float]]:
-    """The model's inputs: sparse n-gram counts and dense lexicon scores.
+def _squash(total: float) -> float:
+    return total / math.sqrt(total * total + 15.0)
 
-    Shared by inference and by ``bench/train_sentiment.py`` so both see the same features.
-    """
+
+_WORDS: dict[str, str] = {}
+
+
+def _word(token: str) -> str:
+    """The form a token takes in the n-gram features (cached: the same words come back)."""
+    word = _WORDS.get(token)
+    if word is not None:
+        return word
+    if _ARABIC.match(token):
+        # Three or more of one Arabic letter in a row is emphasis (خاااايب): squeeze it.
+        word = squeezed = _SQUEEZE.sub(r"\1", token)
+        for prefix in _AR_PREFIXES:
+            if squeezed.startswith(prefix) and len(squeezed) - len(prefix) >= 3:
+                word = squeezed[len(prefix) :]
+                break
+    else:
+        word = _SQUEEZE.sub(r"\1\1", token)
+    if len(_WORDS) < _CACHE_LIMIT:
+        _WORDS[token] = word
+    return word
+
+
+def word_features(word: str) -> list[str]:
+    """The features one word brings wherever it occurs: itself and its character n-grams."""
+    padded = f"<{word}>"
+    out = ["w:" + word]
+    for n in _CHAR_NGRAMS:
+        out += ["c:" + padded[j : j + n] for j in range(len(padded) - n + 1)]
+    return out
+
+
+def _analyse(text: str, language: str) -> tuple[list[str], list[str], list[float]]:
+    """(words, context features — bigrams and negated words —, dense lexicon scores)."""
     tokens = _tokens(text)
-    negators = _NEGATORS.get(language, frozenset()) | {"not", "no", "never", "n't"}
-    words: list[str] = []
-    for token in tokens:
-        word = token
-        if _ARABIC.match(token):
-            # Three or more of one Arabic letter in a row is emphasis (خاااايب): squeeze it.
-            token = word = _SQUEEZE.sub(r"\1", token)
-            for prefix in _AR_PREFIXES:
-                if token.startswith(prefix) and len(token) - len(prefix) >= 3:
-                    word = token[len(prefix) :]
-                    break
-        else:
-            word = _SQUEEZE.sub(r"\1\1", token)
-        words.append(word)
-    sparse: Counter[str] = Counter()
-    for i, word in enumerate(words):
-        sparse["w:" + word] += 1
-        if i + 1 < len(words):
-            sparse["b:" + word + " " + words[i + 1]] += 1
-        padded = f"<{word}>"
-        for n in (3, 4, 5):
-            for j in range(len(padded) - n + 1):
-                sparse["c:" + padded[j : j + n]] += 1
+    negators = _CONTEXT_NEGATORS[language]
+    known = _WORDS.get
+    words = [known(t) or _word(t) for t in tokens]
+    context = ["b:" + a + " " + b for a, b in zip(words, words[1:], strict=False)]
     negate_until = -1
     for i, token in enumerate(tokens):
-        if token in negators or token.endswith("n't"):
+        if token in negators or token[-2:] == "n'" and len(token) > 2:
             negate_until = i + 3
         elif i <= negate_until:
-            sparse["n:" + words[i]] += 1
-    positive, negative, count = lexicon_scores(text, language)
+            context.append("n:" + words[i])
+    positive, negative = _lexicon_values(tokens, language)
     dense = [
         _squash(positive - negative),
         math.log1p(positive),
@@ -237,9 +326,25 @@ def features(text: str, language: str) -> tuple[Counter[str], list[float]]:
         1.0 if "?" in text else 0.0,
     ]
     if language == "en":
-        # VADER's negation check is quadratic in the number of words: keep its input short.
+        # VADER's own reading (boosters, capitals, idioms) is worth +.01 macro-F1 in cross-
+        # validation over reading its lexicon with our rules alone.  Its negation check is
+        # quadratic in the number of words: keep its input to the length of a mention context.
         vader = _vader().polarity_scores(text[:_VADER_MAX])
         dense += [vader["compound"], vader["pos"], vader["neg"]]
+    return words, context, dense
+
+
+def features(text: str, language: str) -> tuple[Counter[str], list[float]]:
+    """The model's inputs: sparse feature counts and dense lexicon scores.
+
+    Shared by ``bench/train_sentiment.py`` and (through ``_analyse``) by inference, so both
+    see the same features.  A feature's value in the model is count × idf, divided by the
+    square root of Σ count × idf² over the text's known features.
+    """
+    words, context, dense = _analyse(text, language)
+    sparse: Counter[str] = Counter(context)
+    for word in words:
+        sparse.update(word_features(word))
     return sparse, dense
 
 
@@ -249,6 +354,8 @@ class _Model:
     dense: tuple[tuple[float, float, float], ...]
     intercept: tuple[float, float, float]
     bias: tuple[float, float, float]  # added to the log-odds at decision time (calibration)
+    # word -> (Σ idf², Σ idf·w_neg, Σ idf·w_neu, Σ idf·w_pos) over word_features(word)
+    words: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
 
 
 @cache
@@ -265,21 +372,43 @@ def _model(language: str) -> _Model | None:
     )
 
 
+def _sums(model: _Model, names: list[str]) -> tuple[float, float, float, float]:
+    sq = a = b = c = 0.0
+    weights = model.weights
+    for name in names:
+        w = weights.get(name)
+        if w is not None:
+            idf = w[0]
+            sq += idf * idf
+            a += idf * w[1]
+            b += idf * w[2]
+            c += idf * w[3]
+    return sq, a, b, c
+
+
 def model_probabilities(model: _Model, text: str, language: str) -> tuple[float, float, float]:
     """P(negative), P(neutral), P(positive) from an exported model (pure Python inference)."""
-    sparse, dense = features(text, language)
-    known = [(model.weights[f], count) for f, count in sparse.items() if f in model.weights]
-    values = [(w, (1.0 + math.log(count)) * w[0]) for w, count in known]
-    norm = math.sqrt(sum(v * v for _, v in values)) or 1.0
-    logits = list(model.intercept)
-    for w, v in values:
-        x = v / norm
-        logits[0] += x * w[1]
-        logits[1] += x * w[2]
-        logits[2] += x * w[3]
+    words, context, dense = _analyse(text, language)
+    sq, a, b, c = _sums(model, context)
+    cached = model.words
+    for word in words:
+        sums = cached.get(word)
+        if sums is None:
+            sums = _sums(model, word_features(word))
+            if len(cached) < _CACHE_LIMIT:
+                cached[word] = sums
+        sq += sums[0]
+        a += sums[1]
+        b += sums[2]
+        c += sums[3]
+    norm = math.sqrt(sq) or 1.0
+    logits = [model.intercept[0] + a / norm, model.intercept[1] + b / norm,
+              model.intercept[2] + c / norm]  # fmt: skip
     for value, row in zip(dense, model.dense, strict=True):
-        for c in range(3):
-            logits[c] += value * row[c]
+        if value:
+            logits[0] += value * row[0]
+            logits[1] += value * row[1]
+            logits[2] += value * row[2]
     top = max(logits)
     exps = [math.exp(v - top) for v in logits]
     total = sum(exps)
@@ -313,6 +442,4 @@ def score_sentiment(text: str, language: str | None) -> Sentiment | None:
         return Sentiment(round(probs[2] - probs[0], 4), label)
     positive, negative, _ = lexicon_scores(text, language)
     score = _squash(positive - negative)
-    if language == "en":
-        score = _vader().polarity_scores(text[:_VADER_MAX])["compound"]
     return Sentiment(round(score, 4), _label(score, 0.05))

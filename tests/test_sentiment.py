@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 from importlib import resources
 
 import pytest
 from conftest import SHARED
 
-from ereputation.sentiment import Sentiment, lexicon_scores, score_sentiment
+from ereputation.sentiment import (
+    Sentiment,
+    _model,
+    features,
+    lexicon_scores,
+    model_probabilities,
+    score_sentiment,
+)
 
 
 @pytest.mark.parametrize(
@@ -134,3 +142,45 @@ def test_sentiment_is_a_frozen_value() -> None:
     result = Sentiment(0.5, "positive")
     with pytest.raises(AttributeError):
         result.score = 1.0  # type: ignore[misc]
+
+
+def test_english_lexicon_reads_negation_and_but() -> None:
+    positive, negative, _ = lexicon_scores("the service is good", "en")
+    assert positive > 0 and negative == 0
+    positive, negative, _ = lexicon_scores("the service isn't good", "en")
+    assert positive == 0 and negative > 0
+    before = lexicon_scores("a bad start but a great result", "en")
+    assert before[0] > before[1]  # what follows "but" weighs more
+
+
+def _reference_probabilities(language: str, text: str) -> list[float]:
+    """The model's arithmetic written plainly over ``features`` (as training computes it)."""
+    model = _model(language)
+    assert model is not None
+    counts, dense = features(text, language)
+    known = [(model.weights[f], c) for f, c in counts.items() if f in model.weights]
+    norm = math.sqrt(sum(c * w[0] * w[0] for w, c in known)) or 1.0
+    logits = list(model.intercept)
+    for k in range(3):
+        logits[k] += sum(c * w[0] * w[k + 1] for w, c in known) / norm
+        logits[k] += sum(v * row[k] for v, row in zip(dense, model.dense, strict=True))
+    exps = [math.exp(v - max(logits)) for v in logits]
+    return [e / sum(exps) for e in exps]
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("en", "Shares plunged after the outage, but customers don't seem to care!"),
+        ("fr", "Le service n'est pas terrible, mais l'équipe reste très sympathique ?"),
+        ("ar", "والخدمة ماشي مزيانة بزااااف، ولكن الموظفين ظرفاء"),
+        ("ar", "خِدْمَةٌ مُمْتَازَةٌ جِدًّا"),  # harakat are folded away
+    ],
+)
+def test_fast_inference_matches_the_trained_arithmetic(language: str, text: str) -> None:
+    # Twice: the first call fills the per-word caches, the second reads them.
+    for _ in range(2):
+        model = _model(language)
+        assert model is not None
+        fast = model_probabilities(model, text, language)
+        assert fast == pytest.approx(_reference_probabilities(language, text), abs=1e-9)
