@@ -1,7 +1,8 @@
 """The naive monitor the daemon is measured against: one feed after another, nothing clever.
 
-HTTP with httpx, feedparser on the body, a regular expression per brand over title and
-summary (tags stripped by a regex), VADER on the text, one sqlite-utils insert per mention.
+HTTP with the standard library (urllib), feedparser on the body, a regular expression per
+brand over title and summary (tags stripped by a regex), VADER on the text, one sqlite-utils
+insert per mention.
 This is what a careful first script looks like; the ratio to it says what the design buys.
 
 Run as a process by ``scale.py`` (so its CPU time and memory are measured like the daemon's):
@@ -12,10 +13,11 @@ from __future__ import annotations
 
 import re
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import feedparser
-import httpx
 import sqlite_utils
 from corpus import BRAND_TERMS
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -33,23 +35,21 @@ def run_baseline(urls: list[str], database: Path) -> int:
     db = sqlite_utils.Database(database)
     table = db["mentions"]
     stored = 0
-    with httpx.Client(timeout=3.0) as client:
-        for url in urls:
-            try:
-                response = client.get(url)
-            except httpx.HTTPError:
-                continue
-            if response.status_code != 200:
-                continue
-            parsed = feedparser.parse(response.content)
-            for entry in parsed.entries:
-                text = _TAGS.sub(" ", f"{entry.get('title', '')}\n{entry.get('summary', '')}")
-                for brand, pattern in patterns.items():
-                    if pattern.search(text):
-                        score = vader.polarity_scores(text)["compound"]
-                        row = {"url": entry.get("link"), "brand": brand, "sentiment": score}
-                        table.insert(row, pk=("url", "brand"), replace=True)
-                        stored += 1
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url, timeout=3.0) as response:
+                body = response.read()
+        except (OSError, ValueError):  # HTTP errors, timeouts, refused connections
+            continue
+        parsed = feedparser.parse(body)
+        for entry in parsed.entries:
+            text = _TAGS.sub(" ", f"{entry.get('title', '')}\n{entry.get('summary', '')}")
+            for brand, pattern in patterns.items():
+                if pattern.search(text):
+                    score = vader.polarity_scores(text)["compound"]
+                    row = {"url": entry.get("link"), "brand": brand, "sentiment": score}
+                    table.insert(row, pk=("url", "brand"), replace=True)
+                    stored += 1
     return stored
 
 

@@ -12,6 +12,7 @@ Extra channels (apprise URLs in ``alerts.notify``) are best effort: each failure
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -84,6 +85,34 @@ def check_and_alert(config: Config, db: sqlite_utils.Database, now: datetime) ->
     channel failure: those are recorded and logged.
     """
     fired: list[Signal] = []
+    marker = queries.detection_marker(db, _settings_key(config))
+    if queries.detection_due(db, marker, now):
+        fired, recheck_at = _detect(config, db, now)
+        queries.save_detection(db, marker, now, recheck_at)
+    send_pending_alerts(config, db, now)
+    notify_channels(config, fired)
+    return fired
+
+
+def _settings_key(config: Config) -> str:
+    """What detection depends on besides the mentions: the brands and their alert settings.
+
+    A hash: ``notify`` URLs may hold webhook tokens, which must not reach the database.
+    """
+    settings = repr(sorted((brand.name, repr(brand.alerts)) for brand in config.brands))
+    return hashlib.sha256(settings.encode("utf-8")).hexdigest()[:24]
+
+
+def _detect(
+    config: Config, db: sqlite_utils.Database, now: datetime
+) -> tuple[list[Signal], datetime | None]:
+    """The signals that fired now (recorded), and when the first one held by a cooldown may
+    fire.  ``check_and_alert`` skips this when no mention was stored since the last run with
+    the same settings and nothing held is due: a signal is about new mentions, and mentions
+    only leaving the window must not raise an alarm.
+    """
+    fired: list[Signal] = []
+    recheck: list[datetime] = []
     for brand in config.brands:
         settings = brand.alerts
         signals = detect_signals(brand_history(db, brand.name, now), settings, now)
@@ -93,7 +122,13 @@ def check_and_alert(config: Config, db: sqlite_utils.Database, now: datetime) ->
                 db, now - PAST_LOOKBACK, now + timedelta(seconds=1), brand=brand.name
             )
         ]
-        for signal in select_new(signals, past, now, settings.cooldown):
+        chosen = select_new(signals, past, now, settings.cooldown)
+        held = {s.kind for s in signals} - {s.kind for s in chosen}
+        for kind in held:
+            last = max((a.fired_at for a in past if a.kind == kind), default=None)
+            if last is not None and last + timedelta(seconds=settings.cooldown) > now:
+                recheck.append(last + timedelta(seconds=settings.cooldown))
+        for signal in chosen:
             queries.record_alert(
                 db,
                 brand=signal.brand,
@@ -104,9 +139,7 @@ def check_and_alert(config: Config, db: sqlite_utils.Database, now: datetime) ->
             )
             log.info("signal %s for %s: %s", signal.kind, signal.brand, signal.reason)
             fired.append(signal)
-    send_pending_alerts(config, db, now)
-    notify_channels(config, fired)
-    return fired
+    return fired, min(recheck, default=None)
 
 
 def _alert_lines(rows: Sequence[dict[str, Any]], language: str) -> list[dict[str, Any]]:

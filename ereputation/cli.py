@@ -40,8 +40,6 @@ def _setup_logging(verbose: bool) -> None:
         fmt = "%(asctime)s " + fmt
     logging.basicConfig(stream=sys.stderr, level=level, format=fmt, force=True)
     for noisy in (
-        "httpx",
-        "httpcore",
         "apscheduler",
         "trafilatura",
         "htmldate",
