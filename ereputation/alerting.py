@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from .config import Config
-from .delivery import email_settings, retry_delay
 from .detect import (
     BASELINE_DAYS,
     WINDOW,
@@ -34,10 +33,11 @@ from .detect import (
     detect_signals,
     select_new,
 )
-from .digest import describe_signal, render, safe_url, text_for
 from .errors import MailError
-from .mail import compose_message, deliver
 from .store import queries
+
+# The message side (jinja2 templates, the mail stack: ~40 ms to import) is imported where a
+# message is built: most checks send nothing, and ``run --once`` should not pay for it.
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,8 @@ def _detect(
 
 
 def _alert_lines(rows: Sequence[dict[str, Any]], language: str) -> list[dict[str, Any]]:
+    from .digest import describe_signal, safe_url, text_for
+
     strings = text_for(language)
     lines = []
     for row in rows:
@@ -164,6 +166,8 @@ def render_alert(
     rows: Sequence[dict[str, Any]], language: str, local_time: str
 ) -> tuple[str, str, str]:
     """(subject, html, text) of one alert message for stored alert ``rows`` (pure)."""
+    from .digest import render, text_for
+
     strings = text_for(language)
     lines = _alert_lines(rows, language)
     kinds = ", ".join(dict.fromkeys(line["title"] for line in lines))
@@ -190,6 +194,9 @@ def send_pending_alerts(config: Config, db: sqlite_utils.Database, now: datetime
     rows = queries.due_unsent_alerts(db, now - ALERT_MAX_AGE, now)
     if not rows:
         return None
+    from .delivery import email_settings, retry_delay
+    from .mail import compose_message, deliver
+
     language = config.digest.language
     local = now.astimezone(ZoneInfo(config.timezone)).strftime("%d/%m %H:%M")
     subject, html, text = render_alert(rows, language, local)
@@ -219,6 +226,10 @@ def send_pending_alerts(config: Config, db: sqlite_utils.Database, now: datetime
 
 def notify_channels(config: Config, signals: Sequence[Signal]) -> None:
     """Push fresh signals to each brand's apprise URLs; failures are warnings, never errors."""
+    if not signals or not any(brand.alerts.notify for brand in config.brands):
+        return
+    from .digest import describe_signal, text_for
+
     language = config.digest.language
     strings = text_for(language)
     for brand in config.brands:

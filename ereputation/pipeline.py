@@ -16,9 +16,10 @@ import random
 import re
 import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from queue import SimpleQueue
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
@@ -26,7 +27,6 @@ import sqlite_utils
 
 from .canonical import canonical_url, clean_link, outlet_of
 from .config import Brand, Config, Source
-from .extract import FeedItem, parse_feed
 from .fetch import Fetcher, FetchResult, next_poll_delay
 from .language import arabizi_evidence, detect_language
 from .match import BrandMatcher, Hit, make_snippet, mention_context
@@ -37,6 +37,7 @@ from .store.record import SeenItems, SourceState, StoryIndex, record_outcome, sy
 
 if TYPE_CHECKING:
     from .article import Article
+    from .extract import FeedItem
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +238,8 @@ class SourcePoller:
         result = self.fetcher.fetch(url, etag=state.etag, last_modified=state.last_modified)
         if not result.ok or result.not_modified:
             return _unread(source, now, result)
+        from .extract import parse_feed  # fastfeedparser and lxml: only when a feed changed
+
         parsed = parse_feed(result.body or b"", result.final_url, now)
         if parsed.problem and source.kind == "page" and url != source.url:
             # The advertised feed broke: fall back to reading the page itself next time.
@@ -343,6 +346,7 @@ class SourcePoller:
     def _poll_page(self, source: Source, state: SourceState, now: datetime) -> SourceOutcome:
         from .article import extract_article  # trafilatura and bs4: only for page sources
         from .discover import COMMON_FEED_PATHS, find_article_anchors, find_feed_links
+        from .extract import FeedItem
 
         listing = self.fetcher.fetch(
             source.url, etag=state.etag, last_modified=state.last_modified, obey_robots=True
@@ -477,20 +481,25 @@ def run_cycle(
             thread_name_prefix="poll",
         ) as pool:
             poller = SourcePoller(fetcher, analyzer, seen, stop)
+            finished: SimpleQueue[Future[SourceOutcome]] = SimpleQueue()
             pending: dict[Future[SourceOutcome], Source] = {}
+
+            def submit(source: Source) -> None:
+                future = pool.submit(poller.poll, source, states[source.url], now)
+                pending[future] = source
+                future.add_done_callback(finished.put)
+
             queue: Iterable[Source] = iter(sources)
             # Submit lazily: a stop request leaves the not-yet-started sources untouched.
             for source in _take(queue, max(1, config.fetch.concurrency) * 2):
-                pending[pool.submit(poller.poll, source, states[source.url], now)] = source
+                submit(source)
             while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    source = pending.pop(future)
-                    outcome = future.result()
-                    _store(db, states[source.url], outcome, stories, report)
-                    if not stop.is_set():
-                        for nxt in _take(queue, 1):
-                            pending[pool.submit(poller.poll, nxt, states[nxt.url], now)] = nxt
+                future = finished.get()  # in completion order, one writer: this thread
+                source = pending.pop(future)
+                _store(db, states[source.url], future.result(), stories, report)
+                if not stop.is_set():
+                    for nxt in _take(queue, 1):
+                        submit(nxt)
             report.interrupted = stop.is_set() and report.polled < len(sources)
     finally:
         if own_fetcher:
