@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from queue import SimpleQueue
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import sqlite_utils
 
@@ -330,7 +330,7 @@ class SourcePoller:
         return ArticleRecord(
             url=url,
             link=link,
-            outlet=outlet_of(url) or outlet_of(feed_url),
+            outlet=urlsplit(url).netloc or outlet_of(feed_url),  # url is canonical already
             guid=item.guid,
             title=title,
             summary=summary,
