@@ -182,6 +182,15 @@ class StoryIndex:
                 self._fingerprints.pop(story_id, None)
 
 
+@dataclass(frozen=True)
+class PendingOutcome:
+    """One poll's outcome waiting to be written, with when to poll that source next."""
+
+    state: SourceState
+    outcome: SourceOutcome
+    next_poll_at: datetime
+
+
 def record_outcome(
     db: sqlite_utils.Database,
     state: SourceState,
@@ -190,23 +199,37 @@ def record_outcome(
     stories: StoryIndex,
 ) -> Recorded:
     """Write one poll's outcome atomically; safe to call again with the same items."""
-    return retry_locked(
-        lambda: _record(db, state, outcome, next_poll_at, stories),
-        f"store the poll of {outcome.source.url}",
+    return record_outcomes(db, [PendingOutcome(state, outcome, next_poll_at)], stories)[0]
+
+
+def record_outcomes(
+    db: sqlite_utils.Database, pending: Sequence[PendingOutcome], stories: StoryIndex
+) -> list[Recorded]:
+    """Write the outcomes of several polls in ONE transaction; safe to call again with them.
+
+    Each outcome is whole or absent, as with one transaction each, but a commit is paid once:
+    with FTS5 every commit flushes the new articles' index as a new segment to be merged
+    later, and 1,000 small commits cost more than polling (bench/scale.py).  If the write
+    fails, none of them is stored; their items stay unseen and are read again next poll.
+    """
+    what = (
+        f"store the poll of {pending[0].outcome.source.url}"
+        if len(pending) == 1
+        else f"store the polls of {len(pending)} sources"
     )
+    return retry_locked(lambda: _record(db, pending, stories), what)
 
 
 def _record(
-    db: sqlite_utils.Database,
-    state: SourceState,
-    outcome: SourceOutcome,
-    next_poll_at: datetime,
-    stories: StoryIndex,
-) -> Recorded:
-    polled = iso(outcome.polled_at)
+    db: sqlite_utils.Database, pending: Sequence[PendingOutcome], stories: StoryIndex
+) -> list[Recorded]:
     added_stories: list[tuple[int, str | None]] = []
     try:
-        return _write_outcome(db, state, outcome, next_poll_at, stories, added_stories, polled)
+        with db.conn:
+            return [
+                _write_outcome(db, p.state, p.outcome, p.next_poll_at, stories, added_stories)
+                for p in pending
+            ]
     except BaseException:
         stories.forget(story_id for story_id, _ in added_stories)  # rolled back with the rest
         raise
@@ -219,58 +242,58 @@ def _write_outcome(
     next_poll_at: datetime,
     stories: StoryIndex,
     added_stories: list[tuple[int, str | None]],
-    polled: str | None,
 ) -> Recorded:
+    """One outcome's rows, inside the caller's transaction."""
+    polled = iso(outcome.polled_at)
     new_articles = new_mentions = 0
     # Stamped at write time, not at the poll's start: a digest built meanwhile by another
     # process covers up to its own build time and must not miss what commits after it.
     found_at = iso(datetime.now(UTC))
-    with db.conn:
-        conn = db.conn
-        if outcome.ok:
-            conn.execute(
-                "UPDATE sources SET last_polled_at = ?, last_ok_at = ?, failures = 0, "
-                "last_error = NULL, last_status = ?, next_poll_at = ?, "
-                "etag = CASE WHEN ? THEN etag ELSE ? END, "
-                "last_modified = CASE WHEN ? THEN last_modified ELSE ? END, "
-                "items_seen = items_seen + ?, "
-                "feed_url = CASE WHEN ? THEN NULL ELSE coalesce(?, feed_url) END WHERE id = ?",
+    conn = db.conn
+    if outcome.ok:
+        conn.execute(
+            "UPDATE sources SET last_polled_at = ?, last_ok_at = ?, failures = 0, "
+            "last_error = NULL, last_status = ?, next_poll_at = ?, "
+            "etag = CASE WHEN ? THEN etag ELSE ? END, "
+            "last_modified = CASE WHEN ? THEN last_modified ELSE ? END, "
+            "items_seen = items_seen + ?, "
+            "feed_url = CASE WHEN ? THEN NULL ELSE coalesce(?, feed_url) END WHERE id = ?",
+            [
+                polled, polled, outcome.status, iso(next_poll_at),
+                outcome.not_modified, outcome.etag,
+                outcome.not_modified, outcome.last_modified,
+                len(outcome.seen_hashes), outcome.forget_feed, outcome.feed_url, state.id,
+            ],
+        )  # fmt: skip
+    else:
+        conn.execute(
+            "UPDATE sources SET last_polled_at = ?, failures = failures + 1, last_error = ?, "
+            "last_status = ?, next_poll_at = ? WHERE id = ?",
+            [polled, outcome.error, outcome.status, iso(next_poll_at), state.id],
+        )
+    for article in outcome.articles:
+        article_id, created = _insert_article(conn, state.id, article, polled, stories,
+                                              added_stories)  # fmt: skip
+        if created:
+            new_articles += 1
+        mentioned_at = _mentioned_at(conn, article_id)
+        for mention in article.mentions:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO mentions (article_id, brand, matched, snippet, "
+                "sentiment, label, owned, mentioned_at, found_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    polled, polled, outcome.status, iso(next_poll_at),
-                    outcome.not_modified, outcome.etag,
-                    outcome.not_modified, outcome.last_modified,
-                    len(outcome.seen_hashes), outcome.forget_feed, outcome.feed_url, state.id,
+                    article_id, mention.brand, mention.matched, mention.snippet,
+                    mention.sentiment, mention.label, int(mention.owned), mentioned_at,
+                    found_at,
                 ],
             )  # fmt: skip
-        else:
-            conn.execute(
-                "UPDATE sources SET last_polled_at = ?, failures = failures + 1, last_error = ?, "
-                "last_status = ?, next_poll_at = ? WHERE id = ?",
-                [polled, outcome.error, outcome.status, iso(next_poll_at), state.id],
-            )
-        for article in outcome.articles:
-            article_id, created = _insert_article(conn, state.id, article, polled, stories,
-                                                  added_stories)  # fmt: skip
-            if created:
-                new_articles += 1
-            mentioned_at = _mentioned_at(conn, article_id)
-            for mention in article.mentions:
-                cursor = conn.execute(
-                    "INSERT OR IGNORE INTO mentions (article_id, brand, matched, snippet, "
-                    "sentiment, label, owned, mentioned_at, found_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        article_id, mention.brand, mention.matched, mention.snippet,
-                        mention.sentiment, mention.label, int(mention.owned), mentioned_at,
-                        found_at,
-                    ],
-                )  # fmt: skip
-                new_mentions += cursor.rowcount
-        if outcome.seen_hashes:
-            conn.executemany(
-                "INSERT OR IGNORE INTO seen_items (source_id, item_hash, seen_at) VALUES (?, ?, ?)",
-                [(state.id, h, polled) for h in outcome.seen_hashes],
-            )
+            new_mentions += cursor.rowcount
+    if outcome.seen_hashes:
+        conn.executemany(
+            "INSERT OR IGNORE INTO seen_items (source_id, item_hash, seen_at) VALUES (?, ?, ?)",
+            [(state.id, h, polled) for h in outcome.seen_hashes],
+        )
     return Recorded(new_articles, new_mentions)
 
 
