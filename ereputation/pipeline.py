@@ -28,7 +28,7 @@ import sqlite_utils
 from .canonical import canonical_url, clean_link, outlet_of
 from .config import Brand, Config, Source
 from .fetch import Fetcher, FetchResult, next_poll_delay
-from .language import arabizi_evidence, detect_language
+from .language import detect_language
 from .match import BrandMatcher, Hit, make_snippet, mention_context
 from .owned import is_owned
 from .records import ArticleRecord, MentionRecord, SourceOutcome
@@ -85,7 +85,6 @@ class Analyzer:
         self.matcher = BrandMatcher(brands)
         self._models_lock = threading.Lock()
         self._models_loaded = False
-        self._identifier_loaded = False
 
     def _load_models(self) -> None:
         """Load the sentiment models once, before any worker uses them.
@@ -93,31 +92,13 @@ class Analyzer:
         They are cached lazily without a lock: 32 workers finding their first mention at
         once each built their own copy (1.4 GB peak instead of 180 MB, bench/scale.py).
         The language identifier (py3langid, ~100 MB and 1 s to load) waits for the first
-        text whose language the stop-word vote leaves open: see ``_language``.
+        text whose language the stop-word vote leaves open: see ``language.detect_language``.
         """
         with self._models_lock:
             if not self._models_loaded:
                 for language in ("fr", "en", "ar"):
                     score_sentiment("ok", language)
                 self._models_loaded = True
-
-    def _language(self, text: str) -> str | None:
-        """``detect_language``, with French and English news text decided by a stop-word vote.
-
-        The vote agrees with ``detect_language`` on 99.9-100 % of the texts it decides in
-        ../shared/eval/sentiment (53-83 % of the French and English texts there; the others
-        go to ``detect_language``), and it keeps py3langid out of memory while the texts are
-        clear.  Arabic script and Darija clues always go to ``detect_language``.
-        """
-        vote = _stop_word_vote(text)
-        if vote is not None and not _ARABIC_LETTER.search(text) and not arabizi_evidence(text)[0]:
-            return vote
-        if not self._identifier_loaded:
-            with self._models_lock:  # one copy of the model, whatever the number of workers
-                language = detect_language(text)
-                self._identifier_loaded = True
-            return language
-        return detect_language(text)
 
     def find(self, title: str, summary: str, content: str) -> tuple[str, list[Hit]]:
         """The text the article is matched on, and its brand hits (cheap when there are none)."""
@@ -142,7 +123,7 @@ class Analyzer:
             return None, ()
         if not self._models_loaded:
             self._load_models()
-        language = self._language(text) or _short_language(declared_language)
+        language = detect_language(text) or _short_language(declared_language)
         first: dict[str, Hit] = {}
         terms: dict[str, list[str]] = {}
         for hit in hits:
@@ -163,42 +144,6 @@ class Analyzer:
                 )
             )
         return language, tuple(mentions)
-
-
-_ARABIC_LETTER = re.compile(r"[\u0620-\u064a\u0671-\u06d3\u06fa-\u06ff\u0750-\u077f]")
-_VOTE_WORD = re.compile(r"[^\W\d_]+")
-_FRENCH = frozenset(
-    "le la les des du de et est une un pour dans par sur avec que qui pas au aux ce cette ces "
-    "son sa ses leur nous vous ils elle sont été être mais ou où très plus comme tout".split()
-)
-_ENGLISH = frozenset(
-    "the and of to is in for on with that this are was by from at it as be has have not but "
-    "or an its their they we you will been were which".split()
-)
-# Frequent words of the other languages py3langid knows here: their texts are not voted on.
-_OTHER = frozenset(
-    "el los las por con para del una es y und der die das ist nicht ein eine il della di che "
-    "gli não em um uma os het een van zijn niet".split()
-)
-
-
-def _stop_word_vote(text: str) -> str | None:
-    """'fr' or 'en' when the text's stop words say so clearly (3 or more, 4 to 1), else None."""
-    french = english = other = 0
-    for word in _VOTE_WORD.findall(text.lower()):
-        if word in _FRENCH:
-            french += 1
-        elif word in _ENGLISH:
-            english += 1
-        elif word in _OTHER:
-            other += 1
-    if other * 4 > max(french, english):
-        return None
-    if french >= 3 and french >= 4 * english:
-        return "fr"
-    if english >= 3 and english >= 4 * french:
-        return "en"
-    return None
 
 
 def _short_language(declared: str | None) -> str | None:
