@@ -226,8 +226,16 @@ def _record(
     added_stories: list[tuple[int, str | None]] = []
     try:
         with db.conn:
+            # The write lock first, then the clock: mentions are stamped found_at only once no
+            # other writer can hold them back, so the stamp is at most this transaction older
+            # than the commit (a digest covers what was found before it was built).
+            if not db.conn.in_transaction:
+                db.conn.execute("BEGIN IMMEDIATE")
+            found_at = iso(datetime.now(UTC))
             return [
-                _write_outcome(db, p.state, p.outcome, p.next_poll_at, stories, added_stories)
+                _write_outcome(
+                    db, p.state, p.outcome, p.next_poll_at, stories, added_stories, found_at
+                )
                 for p in pending
             ]
     except BaseException:
@@ -242,13 +250,15 @@ def _write_outcome(
     next_poll_at: datetime,
     stories: StoryIndex,
     added_stories: list[tuple[int, str | None]],
+    found_at: str | None,
 ) -> Recorded:
-    """One outcome's rows, inside the caller's transaction."""
+    """One outcome's rows, inside the caller's transaction.
+
+    ``found_at`` is the write time, not the poll's start: a digest built meanwhile by another
+    process covers up to its own build time and must not miss what commits after it.
+    """
     polled = iso(outcome.polled_at)
     new_articles = new_mentions = 0
-    # Stamped at write time, not at the poll's start: a digest built meanwhile by another
-    # process covers up to its own build time and must not miss what commits after it.
-    found_at = iso(datetime.now(UTC))
     conn = db.conn
     if outcome.ok:
         conn.execute(
