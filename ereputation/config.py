@@ -383,8 +383,7 @@ def _yaml_loader() -> Any:
     import yaml
 
     class Resolve:
-        def resolve(self, kind: Any, value: str | None, implicit: Any) -> str:
-            return _resolve(kind, value, implicit)
+        resolve = staticmethod(_resolve)
 
         def descend_resolver(self, parent: Any, index: Any) -> None:
             pass
@@ -404,7 +403,11 @@ def _yaml_loader() -> Any:
         return CLoader
 
     class PyLoader(  # type: ignore[misc, unused-ignore]
-        yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer, Resolve
+        yaml.reader.Reader,
+        yaml.scanner.Scanner,
+        yaml.parser.Parser,
+        yaml.composer.Composer,
+        Resolve,
     ):
         def __init__(self, stream: str) -> None:
             yaml.reader.Reader.__init__(self, stream)
@@ -521,16 +524,15 @@ class _TreeBuilder:
         self.repeated = 0  # values repeated through aliases so far
 
     def value(self, node: Any) -> Any:
-        tag = node.tag
-        if tag == _STR:
-            return node.value
+        """A tag on a list or mapping is ignored (``!!str {a: 1}`` is a mapping), as it was."""
+        kind = node.id
+        if kind == "scalar":
+            return node.value if node.tag == _STR else self.scalar(node)
         if node in self.built:
             return self.alias(node)
-        if tag == _MAP or node.id == "mapping":
+        if kind == "mapping":
             return self.mapping(node)
-        if tag == _SEQ or node.id == "sequence":
-            return self.sequence(node)
-        return self.scalar(node)
+        return self.sequence(node)
 
     def alias(self, node: Any) -> Any:
         if node in self.unfinished:
@@ -654,7 +656,8 @@ class _TreeBuilder:
             raise _YamlProblem.at(
                 node.start_mark,
                 self.starts,
-                f"{_short(text)} is not a valid {tag.rsplit(':', 1)[-1]} ({err})"
+                f"{_short(text)} is not a valid {tag.rsplit(':', 1)[-1]} ({err}): "
+                "put it in quotes if it is text",
             ) from None
         return _Tagged(tag, text)
 
@@ -794,7 +797,7 @@ def _from_reader(err: Any, text: str) -> _YamlProblem:
     character = getattr(err, "character", None)
     code = f" #x{character:04x}" if isinstance(character, int) else ""
     reason = getattr(err, "reason", None) or "a character YAML does not allow"
-    return _YamlProblem(f"{reason}{code}: remove it", line)
+    return _YamlProblem(f"{reason} (found{code}): remove it", line)
 
 
 def _parse_yaml(text: str, path: Path) -> Any:
@@ -1052,9 +1055,12 @@ def _addresses(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+_WHITESPACE = re.compile(r"\s")
+
+
 def _http_url(value: Any) -> str:
     text = _text(value)
-    if any(ch.isspace() for ch in text):
+    if _WHITESPACE.search(text):  # \s is str.isspace; a regex, as 1,000 URLs add up
         raise _Invalid(f"{text!r} contains spaces — encode them as %20")
     try:
         parts = urlsplit(text)
