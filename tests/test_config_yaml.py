@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from ereputation import config as module
+from ereputation import yaml_tree
 from ereputation.config import parse_config
 from ereputation.errors import ConfigError
 
@@ -201,7 +202,7 @@ def test_without_libyaml_the_pure_python_stages_give_the_same_tree(
 
     text = (Path(__file__).resolve().parents[1] / "feeds.yaml").read_text(encoding="utf-8")
     text += "x-extra: &e {a: [0755, 07:30, yes, 2026-01-01, ~]}\nx-more: {<<: *e, b: 1}\n"
-    with_libyaml = module._parse_yaml(text, PATH)
+    with_libyaml = yaml_tree.read_tree(text)
     real_import = builtins.__import__
 
     def no_cyaml(name: str, *args: Any, **kwargs: Any) -> Any:
@@ -209,14 +210,14 @@ def test_without_libyaml_the_pure_python_stages_give_the_same_tree(
             raise ImportError(name)
         return real_import(name, *args, **kwargs)
 
-    module._yaml_loader.cache_clear()
+    yaml_tree._yaml_loader.cache_clear()
     monkeypatch.setattr(builtins, "__import__", no_cyaml)
     try:
-        assert "CParser" not in str(module._yaml_loader().__mro__)
-        pure = module._parse_yaml(text, PATH)
+        assert "CParser" not in str(yaml_tree._yaml_loader().__mro__)
+        pure = yaml_tree.read_tree(text)
     finally:
         monkeypatch.undo()
-        module._yaml_loader.cache_clear()
+        yaml_tree._yaml_loader.cache_clear()
     assert pure == with_libyaml
     assert pure.lc.data == with_libyaml.lc.data
     assert pure["sources"].lc.data == with_libyaml["sources"].lc.data
