@@ -238,3 +238,34 @@ def test_one_search_finds_the_loose_dates_the_loop_found(body: str) -> None:
     data = body.encode()
     loose = any(not _STRICT_DATE.fullmatch(m.group(2)) for m in _DATE_ELEMENT.finditer(data))
     assert (_LOOSE_DATE_ELEMENT.search(data) is not None) == loose
+
+
+def test_feed_items_are_still_frozen_dataclasses() -> None:
+    """FeedItem's own __init__ (one dict update) builds what the generated one built."""
+    import dataclasses
+
+    values = ("urn:a", "https://a/1", "Titre", "Résumé", "", None, None, "fr")
+    item = extract.FeedItem(*values)
+    names = [field.name for field in dataclasses.fields(item)]
+    assert item == extract.FeedItem(**dict(zip(names, values, strict=True)))
+    assert dataclasses.astuple(item) == values
+    assert hash(item) == hash(extract.FeedItem(*values))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        item.title = "autre"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<!DOCTYPE r [<!ENTITY a "' + b"x" * 2000 + b'">]><rss>' + b"&a;" * 1000 + b"</rss>",
+        b'<!doctype r [<!Entity a "' + b"x" * 2000 + b'">]><rss>' + b"&a;" * 1000 + b"</rss>",
+        ('<!DOCTYPE r [<!ENTITY a "' + "x" * 2000 + '">]><rss>' + "&a;" * 1000 + "</rss>").encode(
+            "utf-16"
+        ),
+    ],
+)
+def test_entity_bombs_are_still_refused(body: bytes) -> None:
+    """parse_feed looks for entities only where the lower-cased body shows one (or in UTF-16)."""
+    expected = extract._entity_expansion(body) > extract.MAX_ENTITY_EXPANSION
+    problem = extract.parse_feed(body, "https://feeds.example.com/x", extract.OLDEST_PLAUSIBLE)
+    assert expected == (problem.problem is not None and "refused" in problem.problem)
