@@ -211,6 +211,8 @@ def test_generated_fragments_flatten_as_one_at_a_time(fragments: list[str]) -> N
         ["a</div><div>b<div>", "c"],  # …and opens a <div> that holds the next wrapper
         ['<a title="x', "<p>y</p>", '">z'],  # a quote that runs into the next fragments
         ["<body onload=x>a", "</body>b"],  # markup for the document, not the fragment
+        ["<HtMl>", "</hTmL>text"],  # …in any case
+        ["<p>a</p>", "<p>b</p>"],  # and the common case
         ["<b>" * 300 + "deep", "shallow"],  # deeper than libxml2 goes
         ["<p>para</p>\x1b", "<p>ok</p>"],  # a control character lxml refuses
         ["x\ue000y", "<p>z</p>"],  # the batch's own separator inside a fragment
@@ -269,3 +271,13 @@ def test_entity_bombs_are_still_refused(body: bytes) -> None:
     expected = extract._entity_expansion(body) > extract.MAX_ENTITY_EXPANSION
     problem = extract.parse_feed(body, "https://feeds.example.com/x", extract.OLDEST_PLAUSIBLE)
     assert expected == (problem.problem is not None and "refused" in problem.problem)
+
+
+def test_threads_flatten_their_own_feeds() -> None:
+    """The daemon parses feeds on 32 threads: each has its own parser, XPath and XSLT."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    feeds = [[f"<p>feed {n} item {i}</p><br>x" for i in range(30)] for n in range(64)]
+    expected = [[reference_html_to_text(f) for f in feed] for feed in feeds]
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(html_to_texts, feeds)) == expected
