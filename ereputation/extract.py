@@ -404,6 +404,7 @@ def parse_feed_fast(body: bytes, url: str, now: datetime) -> ParsedFeed | None:
 
 
 def _parse_fast(body: bytes, lowered: bytes, url: str, now: datetime) -> ParsedFeed | None:
+    """``parse_feed_fast`` with the lower-cased body given (``parse_feed`` has it already)."""
     head = body[:4096].lstrip()
     if not head.startswith(b"<") or any(marker in lowered for marker in _FAST_REFUSES):
         return None  # JSON Feed, HTML error pages, empty bodies: feedparser reports them
