@@ -23,6 +23,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any
 from urllib.parse import urljoin
 
@@ -565,31 +566,31 @@ def _texts_of_entries(entries: Sequence[Any], summary_key: str) -> list[tuple[st
     ``summary``); the rest of their entries agree.  All the entries' HTML is flattened at once:
     one lxml parse for the feed rather than one per fragment (see ``html_to_texts``).
     """
-    fields = [
-        (
-            _clean(entry.get("title")),
-            _clean(entry.get(summary_key)),
-            [
-                str(value)
-                for part in entry.get("content") or ()
-                if (value := part.get("value") if hasattr(part, "get") else None)
-            ],
-        )
-        for entry in entries
-    ]
-    flat = _flatten(
-        markup for title, summary, contents in fields for markup in (title, summary, *contents)
-    )
+    titles = [_clean(entry.get("title")) for entry in entries]
+    summaries = [_clean(entry.get(summary_key)) for entry in entries]
+    contents = [_content_markups(entry) for entry in entries]
+    flat = _flatten([*titles, *summaries, *chain.from_iterable(contents)])
     texts = []
-    for title, summary, contents in fields:
+    for title, summary, markups in zip(titles, summaries, contents, strict=True):
         summary_text = flat[summary]
         content = ""
-        for markup in contents:
+        for markup in markups:
             text = flat[markup]
             if len(text) > len(content):
                 content = text
         texts.append((flat[title], summary_text, "" if content == summary_text else content))
     return texts
+
+
+def _content_markups(entry: Any) -> list[str]:
+    parts = entry.get("content")
+    if not parts:
+        return []
+    return [
+        str(value)
+        for part in parts
+        if (value := part.get("value") if hasattr(part, "get") else None)
+    ]
 
 
 def _bounded_item(
