@@ -103,6 +103,9 @@ class ParsedFeed:
     problem: str | None  # set when the feed was unreadable (and items is empty) or malformed
 
 
+# The HTML parsed at once (characters): a tree costs a few times its text in memory, and a
+# feed may be 10 MB; past a few hundred fragments, a larger batch saves nothing.
+BATCH_CHARACTERS = 256 * 1024
 _HIDDEN = ("script", "style", "noscript", "template")
 _BLOCKS = ("br", "p", "div", "li", "h1", "h2", "h3", "h4", "tr")
 # One parser per thread: an lxml parser serialises the threads that share it.
@@ -149,15 +152,20 @@ def html_to_texts(markups: Sequence[str]) -> list[str]:
 def _flatten(markups: Iterable[str]) -> dict[str, str]:
     """Each distinct markup and its ``html_to_text``: see ``html_to_texts``."""
     plain: list[str] = []
-    tagged: list[str] = []
+    batches: list[list[str]] = [[]]  # the markups with tags, in batches of bounded size
+    size = 0
     for markup in dict.fromkeys(markups):
         if "<" in markup and _TAG.search(markup):
-            tagged.append(markup)
+            if size + len(markup) > BATCH_CHARACTERS and batches[-1]:
+                batches.append([])
+                size = 0
+            batches[-1].append(markup)
+            size += len(markup)
         else:
             plain.append(markup)
     unescaped = [html.unescape(markup) if "&" in markup else markup for markup in plain]
     flat = dict(zip(plain, _tidy_all(unescaped), strict=True))
-    if tagged:
+    for tagged in batches:
         texts = _lxml_texts(tagged) if len(tagged) > 1 else None
         if texts is None:
             texts = [html_to_text(markup) for markup in tagged]

@@ -281,3 +281,19 @@ def test_threads_flatten_their_own_feeds() -> None:
     expected = [[reference_html_to_text(f) for f in feed] for feed in feeds]
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(html_to_texts, feeds)) == expected
+
+
+def test_a_large_feed_is_flattened_in_bounded_batches(monkeypatch) -> None:
+    """A 10 MB feed is not one tree: batches stop at BATCH_CHARACTERS, and give the same text."""
+    sizes: list[int] = []
+    real = extract._lxml_texts
+
+    def spy(fragments: list[str]) -> list[str] | None:
+        sizes.append(sum(map(len, fragments)))
+        return real(fragments)
+
+    monkeypatch.setattr(extract, "_lxml_texts", spy)
+    monkeypatch.setattr(extract, "BATCH_CHARACTERS", 1000)
+    fragments = [f"<p>item {i}</p><p>{'mot ' * (i % 40)}</p>" for i in range(200)]
+    assert html_to_texts(fragments) == [reference_html_to_text(f) for f in fragments]
+    assert len(sizes) > 10 and max(sizes) <= 1000
