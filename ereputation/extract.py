@@ -287,8 +287,8 @@ _CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 
 @dataclass(frozen=True)
 class _BatchTools:
-    """What a batch needs, compiled once per thread (lxml locks an XPath or XSLT object that
-    threads share)."""
+    """What a batch needs, compiled once per thread, as the parser is: threads never share
+    (or wait on) an lxml object."""
 
     foreign: etree.XPath
     wrappers: etree.XPath
