@@ -12,6 +12,7 @@ Extra channels (apprise URLs in ``alerts.notify``) are best effort: each failure
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -21,7 +22,6 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from .config import Config
-from .delivery import email_settings, retry_delay
 from .detect import (
     BASELINE_DAYS,
     WINDOW,
@@ -33,10 +33,11 @@ from .detect import (
     detect_signals,
     select_new,
 )
-from .digest import describe_signal, render, safe_url, text_for
 from .errors import MailError
-from .mail import compose_message, deliver
 from .store import queries
+
+# The message side (jinja2 templates, the mail stack: ~40 ms to import) is imported where a
+# message is built: most checks send nothing, and ``run --once`` should not pay for it.
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,34 @@ def check_and_alert(config: Config, db: sqlite_utils.Database, now: datetime) ->
     channel failure: those are recorded and logged.
     """
     fired: list[Signal] = []
+    marker = queries.detection_marker(db, _settings_key(config))
+    if queries.detection_due(db, marker, now):
+        fired, recheck_at = _detect(config, db, now)
+        queries.save_detection(db, marker, now, recheck_at)
+    send_pending_alerts(config, db, now)
+    notify_channels(config, fired)
+    return fired
+
+
+def _settings_key(config: Config) -> str:
+    """What detection depends on besides the mentions: the brands and their alert settings.
+
+    A hash: ``notify`` URLs may hold webhook tokens, which must not reach the database.
+    """
+    settings = repr(sorted((brand.name, repr(brand.alerts)) for brand in config.brands))
+    return hashlib.sha256(settings.encode("utf-8")).hexdigest()[:24]
+
+
+def _detect(
+    config: Config, db: sqlite_utils.Database, now: datetime
+) -> tuple[list[Signal], datetime | None]:
+    """The signals that fired now (recorded), and when the first one held by a cooldown may
+    fire.  ``check_and_alert`` skips this when no mention was stored since the last run with
+    the same settings and nothing held is due: a signal is about new mentions, and mentions
+    only leaving the window must not raise an alarm.
+    """
+    fired: list[Signal] = []
+    recheck: list[datetime] = []
     for brand in config.brands:
         settings = brand.alerts
         signals = detect_signals(brand_history(db, brand.name, now), settings, now)
@@ -93,7 +122,13 @@ def check_and_alert(config: Config, db: sqlite_utils.Database, now: datetime) ->
                 db, now - PAST_LOOKBACK, now + timedelta(seconds=1), brand=brand.name
             )
         ]
-        for signal in select_new(signals, past, now, settings.cooldown):
+        chosen = select_new(signals, past, now, settings.cooldown)
+        held = {s.kind for s in signals} - {s.kind for s in chosen}
+        for kind in held:
+            last = max((a.fired_at for a in past if a.kind == kind), default=None)
+            if last is not None and last + timedelta(seconds=settings.cooldown) > now:
+                recheck.append(last + timedelta(seconds=settings.cooldown))
+        for signal in chosen:
             queries.record_alert(
                 db,
                 brand=signal.brand,
@@ -104,12 +139,12 @@ def check_and_alert(config: Config, db: sqlite_utils.Database, now: datetime) ->
             )
             log.info("signal %s for %s: %s", signal.kind, signal.brand, signal.reason)
             fired.append(signal)
-    send_pending_alerts(config, db, now)
-    notify_channels(config, fired)
-    return fired
+    return fired, min(recheck, default=None)
 
 
 def _alert_lines(rows: Sequence[dict[str, Any]], language: str) -> list[dict[str, Any]]:
+    from .digest import describe_signal, safe_url, text_for
+
     strings = text_for(language)
     lines = []
     for row in rows:
@@ -131,6 +166,8 @@ def render_alert(
     rows: Sequence[dict[str, Any]], language: str, local_time: str
 ) -> tuple[str, str, str]:
     """(subject, html, text) of one alert message for stored alert ``rows`` (pure)."""
+    from .digest import render, text_for
+
     strings = text_for(language)
     lines = _alert_lines(rows, language)
     kinds = ", ".join(dict.fromkeys(line["title"] for line in lines))
@@ -157,6 +194,9 @@ def send_pending_alerts(config: Config, db: sqlite_utils.Database, now: datetime
     rows = queries.due_unsent_alerts(db, now - ALERT_MAX_AGE, now)
     if not rows:
         return None
+    from .delivery import email_settings, retry_delay
+    from .mail import compose_message, deliver
+
     language = config.digest.language
     local = now.astimezone(ZoneInfo(config.timezone)).strftime("%d/%m %H:%M")
     subject, html, text = render_alert(rows, language, local)
@@ -186,6 +226,10 @@ def send_pending_alerts(config: Config, db: sqlite_utils.Database, now: datetime
 
 def notify_channels(config: Config, signals: Sequence[Signal]) -> None:
     """Push fresh signals to each brand's apprise URLs; failures are warnings, never errors."""
+    if not signals or not any(brand.alerts.notify for brand in config.brands):
+        return
+    from .digest import describe_signal, text_for
+
     language = config.digest.language
     strings = text_for(language)
     for brand in config.brands:

@@ -40,8 +40,6 @@ def _setup_logging(verbose: bool) -> None:
         fmt = "%(asctime)s " + fmt
     logging.basicConfig(stream=sys.stderr, level=level, format=fmt, force=True)
     for noisy in (
-        "httpx",
-        "httpcore",
         "apscheduler",
         "trafilatura",
         "htmldate",
@@ -87,7 +85,8 @@ def main(verbose: bool) -> None:
 def run(config_path: str | None, once: bool) -> None:
     """Run the daemon until SIGTERM (or one cycle with --once)."""
     from .config import find_config_path, load_config
-    from .daemon import Daemon, run_once
+    from .cycle import run_once
+    from .daemon import Daemon
 
     path = find_config_path(config_path)
     config = load_config(path)

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from ereputation.errors import ConfigError, EreputationError
+from ereputation.yaml_tree import Tagged, YamlProblem, read_tree
 
 DEFAULT_USER_AGENT = "ereputation/{version} (+https://github.com/ereputation/ereputation)"
 CONFIG_ENV = "EREPUTATION_CONFIG"
@@ -287,21 +288,12 @@ def expand_search_url(template: str, brand: Brand) -> str:
     return template.replace("{query}", quote(build_search_query(brand), safe=""))
 
 
-# --------------------------------------------------------------------------- YAML
-
-
 def _parse_yaml(text: str, path: Path) -> Any:
-    """The round-trip tree (it keeps line numbers), or ``ConfigError`` saying line and column."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    yaml = YAML(typ="rt", pure=True)
+    """The tree with its line numbers, or ``ConfigError`` saying line and column."""
     try:
-        data = yaml.load(text)
-    except MarkedYAMLError as err:
-        raise ConfigError([_describe_yaml_error(err)], str(path)) from None
-    except YAMLError as err:
-        raise ConfigError([f"not valid YAML: {err}"], str(path)) from None
+        data = read_tree(text)
+    except YamlProblem as err:
+        raise ConfigError([err.describe()], str(path)) from None
     except RecursionError:
         raise ConfigError(["not valid YAML: nested too deeply"], str(path)) from None
     except Exception as err:  # noqa: BLE001 - a parser bug must still end as a config problem
@@ -323,18 +315,6 @@ def _parse_yaml(text: str, path: Path) -> Any:
             str(path),
         )
     return data
-
-
-def _describe_yaml_error(err: Any) -> str:
-    mark = err.problem_mark or err.context_mark
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    problem = (err.problem or err.context or "not valid YAML").strip()
-    hint = ""
-    if "\\t" in problem or "'\\t'" in problem or "\t" in problem:
-        hint = " (YAML indents with spaces, not tabs)"
-    elif "duplicate key" in problem:
-        hint = " (each key may appear once per mapping)"
-    return f"{where}not valid YAML: {problem}{hint}"
 
 
 # --------------------------------------------------------------------------- validation
@@ -383,6 +363,8 @@ def _describe(value: Any) -> str:
         return f"the number {value}"
     if isinstance(value, str):
         return f"{value!r}"
+    if isinstance(value, Tagged):
+        return f"a value tagged {value.tag}"
     return f"a {type(value).__name__}"
 
 
@@ -561,9 +543,12 @@ def _addresses(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+_WHITESPACE = re.compile(r"\s")
+
+
 def _http_url(value: Any) -> str:
     text = _text(value)
-    if any(ch.isspace() for ch in text):
+    if _WHITESPACE.search(text):  # \s is str.isspace; a regex, as 1,000 URLs add up
         raise _Invalid(f"{text!r} contains spaces — encode them as %20")
     try:
         parts = urlsplit(text)

@@ -27,54 +27,13 @@ from apscheduler.triggers.cron import CronTrigger
 
 from . import sdnotify
 from .config import Config, load_config
+from .cycle import cycle
 from .errors import EreputationError
 from .lock import acquire_lock
-from .pipeline import CycleReport, run_cycle
-from .store import open_database
 
 log = logging.getLogger(__name__)
 
 MAX_TICK = 60  # seconds between two looks at what is due
-
-
-def run_once(config: Config, *, stop: threading.Event | None = None) -> CycleReport:
-    """One full cycle — poll every source, detect, alert — and return.
-
-    The daemon's ticks run the same steps, then send the digest when it is due; ``run --once``
-    leaves the digest to ``ereputation digest --send`` (or cron), so polling often never
-    mails a digest by surprise.
-    """
-    with acquire_lock(config.database):
-        return _cycle(config, only_due=False, stop=stop or threading.Event(), digest=False)
-
-
-def _cycle(
-    config: Config, *, only_due: bool, stop: threading.Event, digest: bool = True
-) -> CycleReport:
-    from .alerting import check_and_alert
-    from .delivery import send_due_digests
-
-    db = open_database(config.database)
-    try:
-        now = datetime.now(UTC)
-        report = run_cycle(config, db, now=now, only_due=only_due, stop=stop)
-        if report.polled:
-            log.info("cycle: %s", report.summary())
-        if stop.is_set():
-            return report
-        try:
-            check_and_alert(config, db, datetime.now(UTC))
-        except EreputationError as err:
-            log.error("alerts: %s", err)
-        if not digest:
-            return report
-        try:
-            send_due_digests(config, db, datetime.now(UTC))
-        except EreputationError as err:
-            log.error("digest: %s", err)
-        return report
-    finally:
-        db.conn.close()
 
 
 class Daemon:
@@ -137,7 +96,7 @@ class Daemon:
         if self.stop.is_set():
             return
         try:
-            _cycle(self.config, only_due=True, stop=self.stop)
+            cycle(self.config, only_due=True, stop=self.stop)
         except EreputationError as err:
             log.error("%s%s", err, f" ({err.hint})" if err.hint else "")
         except Exception:  # the daemon outlives any single cycle's bug

@@ -135,7 +135,7 @@ class DemoServer:
 def run_demo(directory: Path | None = None) -> Iterator[str]:
     """Run the demo in ``directory`` (a new temp folder by default); yields lines to print."""
     from .config import load_config
-    from .daemon import run_once
+    from .cycle import run_once
     from .delivery import digest_command
 
     work = directory or Path(mkdtemp(prefix="ereputation-demo-"))

@@ -11,13 +11,23 @@
   byte n-grams, offline, ~0.1 ms a text), restricted to the major Latin-script languages so
   that a short headline is not called Luxembourgish; a text in another of those languages
   (German, Spanish, …) is ``None``, as is a text without enough letters.
+- First, though, a **stop-word vote**: news text in French or English says so in its
+  function words (``le``, ``de``, ``the``, ``of``…).  With 3 or more stop words at 4 to 1, no
+  word of the other Latin-script languages, no Arabic letter and no Darija clue, the vote
+  decides, in about 10 µs instead of py3langid's 100+.  It agrees with py3langid on
+  99.9-100 % of the texts it decides in ../shared/eval/sentiment (53-83 % of the French and
+  English texts there; the differences are texts py3langid calls ``None``), and it keeps the
+  model (~100 MB, 1 s to load) out of memory while the texts are clear.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from functools import cache
 from importlib import resources
+from itertools import groupby
+from typing import Any
 
 __all__ = ["detect_language", "arabizi_evidence"]
 
@@ -33,6 +43,26 @@ _NOT_DIGIT_WORD = re.compile(
 )
 _LANGUAGES = ("en", "fr", "es", "de", "it", "pt", "nl", "ca", "ro", "tr", "pl", "id", "sw")
 
+_VOTE_WORD = re.compile(r"[^\W\d_]+")
+_FRENCH = frozenset(
+    "le la les des du de et est une un pour dans par sur avec que qui pas au aux ce cette ces "
+    "son sa ses leur nous vous ils elle sont été être mais ou où très plus comme tout".split()
+)
+_ENGLISH = frozenset(
+    "the and of to is in for on with that this are was by from at it as be has have not but "
+    "or an its their they we you will been were which".split()
+)
+# Frequent words of the other languages py3langid knows here: their texts are not voted on.
+_OTHER = frozenset(
+    "el los las por con para del una es y und der die das ist nicht ein eine il della di che "
+    "gli não em um uma os het een van zijn niet".split()
+)
+_STOP_WORDS = {
+    **{w: "other" for w in _OTHER},
+    **{w: "en" for w in _ENGLISH},
+    **{w: "fr" for w in _FRENCH},  # the vote counted French first, then English
+}
+
 
 @cache
 def _darija_words() -> frozenset[str]:
@@ -42,39 +72,146 @@ def _darija_words() -> frozenset[str]:
     )
 
 
-@cache
-def _identifier():  # type: ignore[no-untyped-def]
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+_IDENTIFIER_LOCK = threading.Lock()
+_IDENTIFIER: list[Any] = []  # the py3langid identifier, once loaded
 
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    identifier.set_languages(list(_LANGUAGES))
-    return identifier
+
+def _identifier() -> Any:
+    """py3langid's identifier, loaded on first use by one thread while the others wait.
+
+    Not ``functools.cache``: it has no lock, and 32 workers asking at once built 32 copies
+    (1.4 GB, bench/scale.py).
+    """
+    if not _IDENTIFIER:
+        with _IDENTIFIER_LOCK:
+            if not _IDENTIFIER:
+                from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+                identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+                identifier.set_languages(list(_LANGUAGES))
+                _IDENTIFIER.append(identifier)
+    return _IDENTIFIER[0]
 
 
 def arabizi_evidence(text: str) -> tuple[int, int]:
     """(Darija clues, Latin words) in ``text``: the numbers ``detect_language`` decides on."""
-    words = _WORD.findall(_NOISE.sub(" ", text).lower())
+    words = [w.strip("'") for w in _WORD.findall(_without_noise(text).lower())]
     darija = _darija_words()
     clues = 0
     for word in words:
-        word = word.strip("'")
         if word in darija:
             clues += 1
         elif _DIGIT_WORD.match(word) and not _NOT_DIGIT_WORD.match(word):
             clues += 1
-        elif len(word) > 3 and re.sub(r"(.)\1+", r"\1", word) in darija:  # "bzzaaaf"
+        elif len(word) > 3 and _squeezed(word) in darija:  # "bzzaaaf"
             clues += 1
     return clues, len(words)
+
+
+def _squeezed(word: str) -> str:
+    """``word`` with each run of one letter cut to one ("bzzaaaf" -> "bzaf")."""
+    return "".join(letter for letter, _ in groupby(word))
+
+
+def _without_noise(text: str) -> str:
+    """``text`` with links, mentions, hashtags and e-mail addresses blanked out.
+
+    The regex costs 12 µs on a 250-character text; most texts hold none of its triggers.
+    """
+    if "://" in text or "www." in text or "@" in text or "#" in text:
+        return _NOISE.sub(" ", text)
+    return text
+
+
+def _has_darija_clue(text: str) -> bool:
+    """``arabizi_evidence(text)[0] > 0``, for the many texts without a clue, cheaply.
+
+    Two regexes find every place a clue may be (see :func:`_clue_places`); only a text with
+    one is counted word by word.
+    """
+    lowered = _without_noise(text).lower()
+    words, digits = _clue_places()
+    if words.search(lowered) is None and digits.search(lowered) is None:
+        return False
+    return arabizi_evidence(text)[0] > 0
+
+
+@cache
+def _clue_places() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Two regexes that match wherever ``arabizi_evidence`` could find a clue (and elsewhere).
+
+    A clue is a whole word (a run of ``_WORD`` characters, apostrophes stripped) that is a
+    Darija word, or squeezes to one ("bzzaaaf"): the Darija words as a trie, every letter
+    allowed to repeat, after a character that is no letter or digit.  Or a word with a digit
+    for an Arabic sound, which has a letter next to one of the digits 2 3 5 7 8 9: that
+    regex starts with the digit, so the engine skips in C to the digits.
+    """
+    trie: dict[str, Any] = {}
+    for word in _darija_words():
+        node = trie
+        for letter in word:
+            node = node.setdefault(letter, {})
+        node[""] = {}
+
+    def pattern(node: dict[str, Any]) -> str:
+        branches = [
+            f"{re.escape(letter)}+{pattern(child)}" if letter else ""
+            for letter, child in sorted(node.items())
+        ]
+        return "" if branches == [""] else "(?:" + "|".join(branches) + ")"
+
+    letters = "a-zà-öø-ÿœ0-9"  # _WORD without the apostrophe, which is stripped off words
+    words = re.compile(f"(?<![{letters}]){pattern(trie)}(?![{letters}])")
+    digits = re.compile(r"[235789](?:(?<=[a-z][235789])|(?=[a-z]))")
+    return words, digits
+
+
+def _stop_word_vote(text: str) -> str | None:
+    """'fr' or 'en' when the text's stop words say so clearly (3 or more, 4 to 1), else None.
+
+    Words are runs of letters; most are whole whitespace-separated tokens, which ``split``
+    finds faster than a regex, so the regex runs only on the other tokens.
+    """
+    tokens = text.lower().split()
+    words = [t for t in tokens if t.isalpha()]
+    if len(words) < len(tokens):
+        words += _VOTE_WORD.findall(" ".join(t for t in tokens if not t.isalpha()))
+    french = english = other = 0
+    for word in words:
+        kind = _STOP_WORDS.get(word)
+        if kind is not None:
+            if kind == "fr":
+                french += 1
+            elif kind == "en":
+                english += 1
+            else:
+                other += 1
+    if other * 4 > max(french, english):
+        return None
+    if french >= 3 and french >= 4 * english:
+        return "fr"
+    if english >= 3 and english >= 4 * french:
+        return "en"
+    return None
 
 
 def detect_language(text: str) -> str | None:
     """``'en'``, ``'fr'``, ``'ar'``, ``'arabizi'``, or ``None`` when unknown or unreadable.
 
-    Pure and cheap; decides on the text alone (no HTML, give it the extracted text).
+    Pure; thread-safe (the model is loaded once, by the first caller that needs it); decides
+    on the text alone (no HTML, give it the extracted text).
     """
     if not text:
         return None
-    clean = _NOISE.sub(" ", text)
+    vote = _stop_word_vote(text)
+    if vote is not None and not _ARABIC_LETTER.search(text) and not _has_darija_clue(text):
+        return vote
+    return _detect(text)
+
+
+def _detect(text: str) -> str | None:
+    """The detector without the vote: letters, Darija clues, then py3langid."""
+    clean = _without_noise(text)
     arabic = len(_ARABIC_LETTER.findall(clean))
     latin = len(_LATIN_LETTER.findall(clean))
     if arabic >= 2 and arabic >= latin:
@@ -82,12 +219,14 @@ def detect_language(text: str) -> str | None:
     if latin < 3:
         return None
     clues, words = arabizi_evidence(clean)
-    if clues >= 1 and (clues >= 3 or clues / max(words, 1) >= 0.15):
-        # Darija clues are strong, but a French or English sentence may hold a Darija word
-        # ("le hchouma", "inchallah"): only then ask the general detector.
-        if clues / max(words, 1) >= 0.34 or _identifier().classify(clean)[0] not in ("en", "fr"):
-            return "arabizi"
-    language, confidence = _identifier().classify(clean)
+    # Darija clues are strong, but a French or English sentence may hold a Darija word
+    # ("le hchouma", "inchallah"): unless they are a third of the words, py3langid has a say.
+    darija = clues >= 1 and (clues >= 3 or clues / max(words, 1) >= 0.15)
+    if darija and clues / max(words, 1) >= 0.34:
+        return "arabizi"
+    language = _identifier().classify(clean)[0]
+    if darija and language not in ("en", "fr"):
+        return "arabizi"
     if language in ("en", "fr"):
         return str(language)
     return None

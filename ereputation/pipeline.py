@@ -16,27 +16,35 @@ import random
 import re
 import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from queue import SimpleQueue
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import sqlite_utils
 
 from .canonical import canonical_url, clean_link, outlet_of
 from .config import Brand, Config, Source
-from .extract import FeedItem, parse_feed
 from .fetch import Fetcher, FetchResult, next_poll_delay
-from .language import arabizi_evidence, detect_language
+from .language import detect_language
 from .match import BrandMatcher, Hit, make_snippet, mention_context
 from .owned import is_owned
 from .records import ArticleRecord, MentionRecord, SourceOutcome
 from .sentiment import score_sentiment
-from .store.record import SeenItems, SourceState, StoryIndex, record_outcome, sync_sources
+from .store.record import (
+    PendingOutcome,
+    SeenItems,
+    SourceState,
+    StoryIndex,
+    record_outcomes,
+    sync_sources,
+)
 
 if TYPE_CHECKING:
     from .article import Article
+    from .extract import FeedItem
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,8 @@ log = logging.getLogger(__name__)
 SHORT_TEXT = 400
 _WORDS = re.compile(r"\w+")
 # Spreads polls (and retries of sources that failed together) so they do not come in waves.
+# Outcomes written in one commit when several are ready (FTS5 pays per commit).
+WRITE_BATCH = 16
 _JITTER = random.Random()
 
 
@@ -75,7 +85,6 @@ class Analyzer:
         self.matcher = BrandMatcher(brands)
         self._models_lock = threading.Lock()
         self._models_loaded = False
-        self._identifier_loaded = False
 
     def _load_models(self) -> None:
         """Load the sentiment models once, before any worker uses them.
@@ -83,31 +92,13 @@ class Analyzer:
         They are cached lazily without a lock: 32 workers finding their first mention at
         once each built their own copy (1.4 GB peak instead of 180 MB, bench/scale.py).
         The language identifier (py3langid, ~100 MB and 1 s to load) waits for the first
-        text whose language the stop-word vote leaves open: see ``_language``.
+        text whose language the stop-word vote leaves open: see ``language.detect_language``.
         """
         with self._models_lock:
             if not self._models_loaded:
                 for language in ("fr", "en", "ar"):
                     score_sentiment("ok", language)
                 self._models_loaded = True
-
-    def _language(self, text: str) -> str | None:
-        """``detect_language``, with French and English news text decided by a stop-word vote.
-
-        The vote agrees with ``detect_language`` on 99.9-100 % of the texts it decides in
-        ../shared/eval/sentiment (53-83 % of the French and English texts there; the others
-        go to ``detect_language``), and it keeps py3langid out of memory while the texts are
-        clear.  Arabic script and Darija clues always go to ``detect_language``.
-        """
-        vote = _stop_word_vote(text)
-        if vote is not None and not _ARABIC_LETTER.search(text) and not arabizi_evidence(text)[0]:
-            return vote
-        if not self._identifier_loaded:
-            with self._models_lock:  # one copy of the model, whatever the number of workers
-                language = detect_language(text)
-                self._identifier_loaded = True
-            return language
-        return detect_language(text)
 
     def find(self, title: str, summary: str, content: str) -> tuple[str, list[Hit]]:
         """The text the article is matched on, and its brand hits (cheap when there are none)."""
@@ -132,7 +123,7 @@ class Analyzer:
             return None, ()
         if not self._models_loaded:
             self._load_models()
-        language = self._language(text) or _short_language(declared_language)
+        language = detect_language(text) or _short_language(declared_language)
         first: dict[str, Hit] = {}
         terms: dict[str, list[str]] = {}
         for hit in hits:
@@ -153,42 +144,6 @@ class Analyzer:
                 )
             )
         return language, tuple(mentions)
-
-
-_ARABIC_LETTER = re.compile(r"[\u0620-\u064a\u0671-\u06d3\u06fa-\u06ff\u0750-\u077f]")
-_VOTE_WORD = re.compile(r"[^\W\d_]+")
-_FRENCH = frozenset(
-    "le la les des du de et est une un pour dans par sur avec que qui pas au aux ce cette ces "
-    "son sa ses leur nous vous ils elle sont été être mais ou où très plus comme tout".split()
-)
-_ENGLISH = frozenset(
-    "the and of to is in for on with that this are was by from at it as be has have not but "
-    "or an its their they we you will been were which".split()
-)
-# Frequent words of the other languages py3langid knows here: their texts are not voted on.
-_OTHER = frozenset(
-    "el los las por con para del una es y und der die das ist nicht ein eine il della di che "
-    "gli não em um uma os het een van zijn niet".split()
-)
-
-
-def _stop_word_vote(text: str) -> str | None:
-    """'fr' or 'en' when the text's stop words say so clearly (3 or more, 4 to 1), else None."""
-    french = english = other = 0
-    for word in _VOTE_WORD.findall(text.lower()):
-        if word in _FRENCH:
-            french += 1
-        elif word in _ENGLISH:
-            english += 1
-        elif word in _OTHER:
-            other += 1
-    if other * 4 > max(french, english):
-        return None
-    if french >= 3 and french >= 4 * english:
-        return "fr"
-    if english >= 3 and english >= 4 * french:
-        return "en"
-    return None
 
 
 def _short_language(declared: str | None) -> str | None:
@@ -237,6 +192,8 @@ class SourcePoller:
         result = self.fetcher.fetch(url, etag=state.etag, last_modified=state.last_modified)
         if not result.ok or result.not_modified:
             return _unread(source, now, result)
+        from .extract import parse_feed  # fastfeedparser and lxml: only when a feed changed
+
         parsed = parse_feed(result.body or b"", result.final_url, now)
         if parsed.problem and source.kind == "page" and url != source.url:
             # The advertised feed broke: fall back to reading the page itself next time.
@@ -327,7 +284,7 @@ class SourcePoller:
         return ArticleRecord(
             url=url,
             link=link,
-            outlet=outlet_of(url) or outlet_of(feed_url),
+            outlet=urlsplit(url).netloc or outlet_of(feed_url),  # url is canonical already
             guid=item.guid,
             title=title,
             summary=summary,
@@ -343,6 +300,7 @@ class SourcePoller:
     def _poll_page(self, source: Source, state: SourceState, now: datetime) -> SourceOutcome:
         from .article import extract_article  # trafilatura and bs4: only for page sources
         from .discover import COMMON_FEED_PATHS, find_article_anchors, find_feed_links
+        from .extract import FeedItem
 
         listing = self.fetcher.fetch(
             source.url, etag=state.etag, last_modified=state.last_modified, obey_robots=True
@@ -477,20 +435,29 @@ def run_cycle(
             thread_name_prefix="poll",
         ) as pool:
             poller = SourcePoller(fetcher, analyzer, seen, stop)
+            finished: SimpleQueue[Future[SourceOutcome]] = SimpleQueue()
             pending: dict[Future[SourceOutcome], Source] = {}
+
+            def submit(source: Source) -> None:
+                future = pool.submit(poller.poll, source, states[source.url], now)
+                pending[future] = source
+                future.add_done_callback(finished.put)
+
             queue: Iterable[Source] = iter(sources)
             # Submit lazily: a stop request leaves the not-yet-started sources untouched.
             for source in _take(queue, max(1, config.fetch.concurrency) * 2):
-                pending[pool.submit(poller.poll, source, states[source.url], now)] = source
+                submit(source)
             while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                done = [finished.get()]  # in completion order; one writer: this thread
+                while len(done) < WRITE_BATCH and not finished.empty():
+                    done.append(finished.get())  # what is ready goes in the same commit
+                outcomes = [(states[pending[f].url], f.result()) for f in done]
                 for future in done:
-                    source = pending.pop(future)
-                    outcome = future.result()
-                    _store(db, states[source.url], outcome, stories, report)
-                    if not stop.is_set():
-                        for nxt in _take(queue, 1):
-                            pending[pool.submit(poller.poll, nxt, states[nxt.url], now)] = nxt
+                    del pending[future]
+                _store(db, outcomes, stories, report)
+                if not stop.is_set():
+                    for nxt in _take(queue, len(done)):
+                        submit(nxt)
             report.interrupted = stop.is_set() and report.polled < len(sources)
     finally:
         if own_fetcher:
@@ -513,23 +480,25 @@ def _take(iterator: Iterable[Source], count: int) -> list[Source]:
 
 def _store(
     db: sqlite_utils.Database,
-    state: SourceState,
-    outcome: SourceOutcome,
+    outcomes: Sequence[tuple[SourceState, SourceOutcome]],
     stories: StoryIndex,
     report: CycleReport,
 ) -> None:
-    recorded = record_outcome(db, state, outcome, next_poll_at(outcome.source, state, outcome),
-                              stories)  # fmt: skip
-    report.polled += 1
-    report.new_articles += recorded.new_articles
-    report.new_mentions += recorded.new_mentions
-    if outcome.not_modified:
-        report.not_modified += 1
-    if not outcome.ok:
-        report.failed += 1
-        report.errors.append((outcome.source.name, outcome.error or "error"))
-        log.warning("source %s (%s) failed: %s", outcome.source.name, outcome.source.url,
-                    outcome.error)  # fmt: skip
-    elif outcome.articles:
-        log.info("source %s: %d new articles with mentions", outcome.source.name,
-                 len(outcome.articles))  # fmt: skip
+    batch = [
+        PendingOutcome(state, outcome, next_poll_at(outcome.source, state, outcome))
+        for state, outcome in outcomes
+    ]
+    for (_, outcome), recorded in zip(outcomes, record_outcomes(db, batch, stories), strict=True):
+        report.polled += 1
+        report.new_articles += recorded.new_articles
+        report.new_mentions += recorded.new_mentions
+        if outcome.not_modified:
+            report.not_modified += 1
+        if not outcome.ok:
+            report.failed += 1
+            report.errors.append((outcome.source.name, outcome.error or "error"))
+            log.warning("source %s (%s) failed: %s", outcome.source.name, outcome.source.url,
+                        outcome.error)  # fmt: skip
+        elif outcome.articles:
+            log.info("source %s: %d new articles with mentions", outcome.source.name,
+                     len(outcome.articles))  # fmt: skip

@@ -72,15 +72,49 @@ _STOP_WORDS: frozenset[str] = frozenset(
 )
 
 
-def normalise_words(text: str) -> list[str]:
-    """Content words of ``text`` after normalisation (see the module docstring)."""
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.translate(_ARABIC_FORMS)
+class _Normalisation(dict[int, str]):
+    """``str.translate`` table of the per-character part of the normalisation, built lazily.
+
+    Case folding, NFKD without combining marks, Arabic letter forms and ``_`` (which joins
+    two words into one) all act on one character at a time, so one C-level ``translate``
+    does them all: about 10 times faster than a Python loop over the characters.
+    """
+
+    def __missing__(self, code: int) -> str:
+        folded = unicodedata.normalize("NFKD", chr(code).casefold())
+        folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+        self[code] = folded = folded.translate(_ARABIC_FORMS).replace("_", "")
+        return folded
+
+
+_NORMALISATION = _Normalisation()
+
+
+def normalise_words(text: str, limit: int | None = None) -> list[str]:
+    """Content words of ``text`` after normalisation (see the module docstring).
+
+    ``limit``: only the first ``limit`` words are needed (a long text is then normalised a
+    piece at a time, cut at spaces, until there are enough).
+    """
+    if limit is not None:
+        cut = 2000
+        while cut < len(text):
+            space = text.find(" ", cut)
+            if space < 0:
+                break
+            words = _content_words(text[:space].translate(_NORMALISATION))
+            if len(words) >= limit:
+                return words[:limit]
+            cut *= 2
+    words = _content_words(text.translate(_NORMALISATION))
+    return words if limit is None else words[:limit]
+
+
+def _content_words(normalised: str) -> list[str]:
     words = []
-    for word in _WORD.findall(text):
-        word = word.replace("_", "")
-        if _ARABIC_LETTER.search(word):
+    arabic = _ARABIC_LETTER.search(normalised) is not None
+    for word in _WORD.findall(normalised):
+        if arabic and _ARABIC_LETTER.search(word):
             word = _ARABIC_ARTICLE.sub("", word)
         elif len(word) > 3 and word[-1] in "sx" and not word.isdigit():
             word = word[:-1]
@@ -91,7 +125,7 @@ def normalise_words(text: str) -> list[str]:
 
 def story_features(title: str, text: str) -> set[str]:
     """The set a fingerprint summarises: content words of the title and of the lead."""
-    return set(normalise_words(title or "")) | set(normalise_words(text or "")[:LEAD_WORDS])
+    return set(normalise_words(title or "")) | set(normalise_words(text or "", LEAD_WORDS))
 
 
 def story_fingerprint(title: str, text: str) -> str:
@@ -103,12 +137,14 @@ def story_fingerprint(title: str, text: str) -> str:
     features = story_features(title, text)
     if not features:
         return f"{_VERSION}:{_EMPTY}"
-    values = np.fromiter((_hash32(f) for f in features), dtype=np.uint64, count=len(features))
+    values = np.fromiter(map(_hash32, features), dtype=np.uint64, count=len(features))
     a, b = _coefficients()
     # (a*x + b) mod p for every (permutation, feature).  With a, x < p = 2**31 - 1 the
     # product wraps around p many times (a good permutation) and stays below 2**62, so
-    # uint64 arithmetic does not overflow.
-    hashed = (a[:, None] * values[None, :] + b[:, None]) % np.uint64(_PRIME)
+    # uint64 arithmetic does not overflow.  In place: one buffer, no temporaries.
+    hashed = np.multiply(a[:, None], values[None, :])
+    hashed += b[:, None]
+    np.remainder(hashed, np.uint64(_PRIME), out=hashed)
     signature = hashed.min(axis=1).astype(">u4")
     return f"{_VERSION}:{signature.tobytes().hex()}"
 
@@ -145,6 +181,7 @@ def story_keys(fingerprint: str) -> list[str]:
     ]
 
 
+@lru_cache(maxsize=1 << 16)  # words recur across articles; 64 K entries are a few MB
 def _hash32(feature: str) -> int:
     digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=4).digest()
     return int.from_bytes(digest, "big") % _PRIME

@@ -16,12 +16,14 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 BRAND = "Atlas Télécom"
 
 
-def make_config(tmp_path, smtp=None, language="fr", notify=()) -> Config:
+def make_config(tmp_path, smtp=None, language="fr", notify=(), **alerts) -> Config:
     mail = mail_settings(tmp_path, smtp)
     return Config(
         path=tmp_path / "feeds.yaml",
         database=tmp_path / "x.db",
-        brands=(Brand(BRAND, owned=("atlastelecom.ma",), alerts=AlertSettings(notify=notify)),),
+        brands=(
+            Brand(BRAND, owned=("atlastelecom.ma",), alerts=AlertSettings(notify=notify, **alerts)),
+        ),
         digest=DigestSettings(language=language, to=("com@example.ma",)),
         email=mail,
     )
@@ -110,11 +112,28 @@ def test_cooldown_one_mail_per_brand_and_kind(tmp_path, smtp, history):
     assert [s.kind for s in check_and_alert(config, history.db, NOW)] == ["surge"]
     assert check_and_alert(config, history.db, NOW + timedelta(hours=1)) == []
     assert len(smtp.wait_for(1)) == 1
-    again = check_and_alert(config, history.db, NOW + timedelta(hours=6, minutes=1))
+    later = NOW + timedelta(hours=6, minutes=1)
+    history.mention(later - timedelta(minutes=5), outlet="le360.ma")  # the surge goes on
+    again = check_and_alert(config, history.db, later)
     assert [s.kind for s in again] == ["surge"]  # still surging once the cooldown is over
     messages = smtp.wait_for(2)
     assert len(messages) == 2
     assert messages[0]["Subject"] == "Alert Atlas Télécom: Surge"
+
+
+def test_no_new_mention_no_repeated_alert(tmp_path, smtp, history):
+    # Past the cooldown the 24 h count still says "surge", but nothing new was said: the
+    # user was told already, so nothing is mailed again.
+    burst(history, 14)
+    config = make_config(tmp_path, smtp, language="en")
+    assert [s.kind for s in check_and_alert(config, history.db, NOW)] == ["surge"]
+    assert check_and_alert(config, history.db, NOW + timedelta(hours=6, minutes=1)) == []
+    assert len(smtp.wait_for(1)) == 1 and len(alert_rows(history)) == 1
+    # New settings are a reason to look again (here: a lower threshold, same verdict).
+    lower = make_config(tmp_path, smtp, language="en", surge_min=4)
+    assert [s.kind for s in check_and_alert(lower, history.db, NOW + timedelta(hours=7))] == [
+        "surge"
+    ]
 
 
 def test_a_refused_alert_is_retried_and_sent_once(tmp_path, smtp, history):

@@ -578,13 +578,9 @@ yaml_values = st.recursive(
 
 
 def _dump(value: object) -> str:
-    import io
+    import yaml
 
-    from ruamel.yaml import YAML
-
-    stream = io.StringIO()
-    YAML(typ="safe", pure=True).dump(value, stream)
-    return stream.getvalue()
+    return yaml.safe_dump(value, allow_unicode=True)
 
 
 @settings(max_examples=150, deadline=None)

@@ -8,7 +8,7 @@ from pathlib import Path
 from sample_feeds import rss
 
 from ereputation.config import load_config
-from ereputation.daemon import run_once
+from ereputation.cycle import run_once
 
 ARTICLE = """<html><head><title>{title}</title></head><body><nav>Accueil Économie Sport</nav>
 <article><h1>{title}</h1><p>Casablanca — Les opérateurs annoncent de nouveaux tarifs pour

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from conftest import SHARED
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ereputation.language import detect_language
+from ereputation import language
+from ereputation.language import (
+    _detect,
+    _has_darija_clue,
+    _stop_word_vote,
+    arabizi_evidence,
+    detect_language,
+)
 
 
 @pytest.mark.parametrize(
@@ -45,3 +57,61 @@ def test_no_arabizi_false_alarm_on_english_and_french_sets() -> None:
         assert found.count("arabizi") <= len(found) // 200, name
         expected = name[:2]
         assert found.count(expected) >= 0.95 * len(found), name
+
+
+# The cheap path of detect_language (the stop-word vote, and the two regexes that find where a
+# Darija clue may be) must give the answers of the full detector it stands in for.
+DARIJA_BITS = ["wach", "bzzzaaaf", "'zwin'", "3lach", "t7tii", "mp3", "4g", "2024", "hchouma,"]
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(DARIJA_BITS + ["le", "the", "de", "of", "et", "and", "été", "où"]),
+            st.text(alphabet="abzwhcl37'’ é.,-@#:/", max_size=8),
+        ),
+        max_size=12,
+    )
+)
+def test_clue_finder_agrees_with_the_word_count(parts: list[str]) -> None:
+    text = " ".join(parts)
+    assert _has_darija_clue(text) == (arabizi_evidence(text)[0] > 0)
+
+
+def test_vote_agrees_with_the_full_detector_on_the_evaluation_sets() -> None:
+    """Where the vote decides, py3langid and the rest agree on (nearly) every text."""
+    decided = differ = 0
+    for name in ("en_vader_tweets.tsv", "fr_deft2017_tweets.tsv", "ar_myc_arabizi.tsv"):
+        rows = (SHARED / "eval" / "sentiment" / name).read_text("utf-8").splitlines()[1:]
+        for text in (r.split("\t")[0] for r in rows):
+            assert _has_darija_clue(text) == (arabizi_evidence(text)[0] > 0)
+            if detect_language(text) != _detect(text):
+                differ += 1
+            decided += _stop_word_vote(text) is not None
+    assert decided > 1000
+    assert differ <= 3  # py3langid said None on those; the vote says fr
+
+
+def test_model_is_loaded_once_whatever_the_number_of_threads(monkeypatch) -> None:
+    from py3langid.langid import LanguageIdentifier
+
+    loads = []
+    original = LanguageIdentifier.from_model_file
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        loads.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(LanguageIdentifier, "from_model_file", counted)
+    monkeypatch.setattr(language, "_IDENTIFIER", [])
+    barrier = threading.Barrier(8)
+
+    def detect() -> str | None:
+        barrier.wait()
+        return detect_language("Bonjour tout le monde")  # too few stop words: the model decides
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: detect(), range(8)))
+    assert loads == [1]
+    assert set(results) == {"fr"}

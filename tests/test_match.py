@@ -15,6 +15,7 @@ from ereputation.match import (
     BrandMatcher,
     Hit,
     _fold_char,
+    _plain,
     fold_text,
     make_snippet,
     mention_context,
@@ -287,3 +288,81 @@ def test_both_folds_agree_once_casefolded_outside_the_listed_characters() -> Non
     ]
     assert differ
     assert all(_FOLDS_DIFFER.fullmatch(char) for char in differ)
+
+
+# The fast path (BrandMatcher._find_plain): a text whose every character folds to exactly one
+# character is matched with patterns over the text itself, no fold.  The draws below stay in
+# those characters (accented Latin letters, Arabic letter forms, typographic punctuation), so
+# that most texts take the fast path, and ``find`` must still equal the exact matcher.
+LATIN_FORMS: dict[str, list[str]] = {}
+for _code in range(0xC0, 0x250):
+    _base = unicodedata.normalize("NFD", chr(_code))[0]
+    if _base.isascii() and _base.isalpha():
+        LATIN_FORMS.setdefault(_base, []).append(chr(_code))
+ARABIC_FORMS = {"ا": ["أ", "إ", "آ", "ٱ"], "ي": ["ى", "ی"], "ه": ["ة"], "ى": ["ي"], "ة": ["ه"]}
+PLAIN_SPACES = [" ", "  ", "-", "\n", "\u00a0", "–", "—", "\u2009", " - "]
+PLAIN_NOISE = st.text(
+    alphabet=st.one_of(
+        st.characters(max_codepoint=0x24F),
+        st.sampled_from("اأبتثجحخدذرزسشصضطظعغفقكلمنهويىةءئؤ’‘«»…“”€ـ"),
+    ),
+    max_size=12,
+)
+
+
+@st.composite
+def plain_brand_variant(draw: st.DrawFn) -> str:
+    brand = draw(st.sampled_from(PREFILTER_BRANDS))
+    term = draw(st.sampled_from(brand.terms))
+    if term.startswith("ال") and draw(st.booleans()):
+        term = term[2:]
+    out = []
+    for char in term:
+        forms = [char, *LATIN_FORMS.get(char, []), *ARABIC_FORMS.get(char, [])]
+        if not brand.case_sensitive:
+            forms += [f.upper() for f in forms] + [f.lower() for f in forms]
+        if char in " -":
+            forms = PLAIN_SPACES
+        out.append(draw(st.sampled_from(forms)))
+    before = draw(st.sampled_from(CLITICS + ["x", "_", "'", "«", "(", "é"]))
+    after = draw(st.sampled_from(["", " ", ".", "s", "é", "_", "’", "ـ", "»", "ة"]))
+    return before + "".join(out) + after
+
+
+@settings(max_examples=600)
+@given(st.lists(st.one_of(plain_brand_variant(), PLAIN_NOISE), min_size=1, max_size=6))
+def test_fast_path_equals_the_exact_matcher(parts: list[str]) -> None:
+    text = " ".join(parts)
+    assert PREFILTER.find(text) == PREFILTER._find_exact(text)
+
+
+@given(st.lists(st.one_of(plain_brand_variant(), PLAIN_NOISE), min_size=1, max_size=6))
+def test_fast_path_equals_the_exact_matcher_glued(parts: list[str]) -> None:
+    """No spaces between the parts: word boundaries decided by what the parts bring."""
+    text = "".join(parts)
+    assert PREFILTER.find(text) == PREFILTER._find_exact(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Panne chez ATLAS TÉLÉCOM à Rabat.", ["ATLAS TÉLÉCOM"]),
+        ("« Atlas-Telecom » répond ; l’Orange de Élan", ["Atlas-Telecom", "Orange", "Élan"]),
+        ("Atlas Télécommunications et orange, orangeade, Orangeade", []),
+        ("وأعلنت واتصالات الأطلس وبالزليج عن بنك الزليج", ["اتصالات الأطلس", "بنك الزليج"]),
+        ("Zellige Bank_ et Zellige_Bank et xZellige Bank", ["Zellige Bank", "Zellige_Bank"]),
+        ("La banque zellige (مستشفى الرحمه) — fin", ["banque zellige", "مستشفى الرحمه"]),
+    ],
+)
+def test_fast_path_examples(text: str, expected: list[str]) -> None:
+    assert _plain().outside.search(text) is None  # these texts do take the fast path
+    assert [h.matched for h in PREFILTER.find(text)] == expected
+    assert PREFILTER.find(text) == PREFILTER._find_exact(text)
+
+
+def test_plain_characters_fold_to_one_character_in_both_folds() -> None:
+    """What makes the fast path exact: over a plain text, folded offsets are original ones."""
+    plain = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    plain = [c for c in plain if _plain().outside.match(c) is None]
+    assert "é" in plain and "أ" in plain and "’" in plain and "\u0301" not in plain
+    assert all(len(_fold_char(c, True)) == len(_fold_char(c, False)) == 1 for c in plain)

@@ -33,7 +33,7 @@ import pytest
 from conftest import SHARED
 
 from ereputation.config import load_config
-from ereputation.daemon import run_once
+from ereputation.cycle import run_once
 from ereputation.discover import COMMON_FEED_PATHS
 
 SITES = Path(__file__).parent / "data" / "sites"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ereputation.stories import (
+    LEAD_WORDS,
     normalise_words,
     same_story,
     story_fingerprint,
@@ -110,3 +113,45 @@ def test_property_identical_items_are_one_story(title: str, text: str) -> None:
     if normalise_words(title + " " + text):
         assert story_similarity(fp, fp) == 1.0
         assert same_story(fp, fp)
+
+
+# Fingerprints are stored: the same text must give the same fingerprint as when the stored
+# rows were written (these digests come from the first implementation, before it was sped up).
+STORED = [
+    (
+        "Atlas Télécom relève ses tarifs",
+        "Le groupe a annoncé mardi une hausse de 5 % de ses forfaits mobiles, selon un communiqué.",
+        "0875ddce048fd124ea8e5c5f0d36a3c7",
+    ),
+    (
+        "أعلنت اتصالات الأطلس عن ارتفاع الأسعار",
+        "وقالت الشركة في بيان إن الزيادة تشمل باقات الإنترنت والهاتف المحمول.",
+        "02a8ecf5004730343f71773d1459ba0b",
+    ),
+    (
+        "CŒUR_DE ﬁLES İstanbul",
+        "Ｆｕｌｌ-width ＡＢＣ, été, naïve, Straße, ٱلْعَرَبِيَّة ـــ ١٢٣",
+        "528b45edc32d4c0b8cc3dc7ef1091d39",
+    ),
+]
+
+
+@pytest.mark.parametrize(("title", "text", "digest"), STORED)
+def test_fingerprint_is_the_one_already_stored(title: str, text: str, digest: str) -> None:
+    fingerprint = story_fingerprint(title, text)
+    assert hashlib.sha256(fingerprint.encode()).hexdigest()[:32] == digest
+
+
+def test_long_text_uses_the_lead_only() -> None:
+    """A long article is normalised a piece at a time; the lead's words are the same."""
+    lead = " ".join(f"mot{i} sujet{i}" for i in range(60))
+    long_text = lead + " " + "suite " * 5000 + "autres mots à la fin"
+    assert normalise_words(long_text, LEAD_WORDS) == normalise_words(long_text)[:LEAD_WORDS]
+    assert story_fingerprint("Titre", long_text) == story_fingerprint("Titre", lead)
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=300), st.integers(min_value=1, max_value=100))
+def test_limited_normalisation_is_a_prefix(text: str, limit: int) -> None:
+    padded = (text + " ") * 40  # long enough to be cut in pieces
+    assert normalise_words(padded, limit) == normalise_words(padded)[:limit]

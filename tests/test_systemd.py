@@ -266,7 +266,6 @@ def sandboxed_workload(folder: Path) -> None:
 
     import apprise
     import feedparser
-    import httpx
     import jinja2
     import numpy
     import py3langid
@@ -294,8 +293,12 @@ def sandboxed_workload(folder: Path) -> None:
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    with httpx.Client(timeout=30) as client:
-        assert client.get(f"http://localhost:{server.server_address[1]}/").status_code == 200
+    from ereputation.config import FetchSettings
+    from ereputation.fetch import Fetcher
+
+    with Fetcher(FetchSettings(timeout=30)) as fetcher:  # libcurl: its resolver thread too
+        result = fetcher.fetch(f"http://localhost:{server.server_address[1]}/")
+        assert result.ok and result.status == 200, result.error
     ssl.create_default_context()
 
     with acquire_lock(folder / "ereputation.db"):

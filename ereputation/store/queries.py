@@ -245,6 +245,32 @@ def record_alert(
     return int(table.last_pk)  # type: ignore[union-attr,arg-type]
 
 
+def detection_marker(db: sqlite_utils.Database, settings: str) -> tuple[int, str]:
+    """(newest mention id, ``settings``): detection has nothing new to see while it holds."""
+    newest = db.execute("SELECT max(id) FROM mentions").fetchone()[0]
+    return int(newest or 0), settings
+
+
+def detection_due(db: sqlite_utils.Database, marker: tuple[int, str], now: datetime) -> bool:
+    """Whether detection must run: new mentions or settings since its last run, or a held
+    signal's cooldown is over."""
+    row = db.execute("SELECT last_mention_id, settings, recheck_at FROM detection_state").fetchone()
+    if row is None or (int(row[0]), str(row[1])) != marker:
+        return True
+    return row[2] is not None and parse_ts(row[2]) <= now
+
+
+def save_detection(
+    db: sqlite_utils.Database, marker: tuple[int, str], now: datetime, recheck_at: datetime | None
+) -> None:
+    with db.conn:
+        db.execute(
+            "INSERT OR REPLACE INTO detection_state "
+            "(id, last_mention_id, settings, checked_at, recheck_at) VALUES (1, ?, ?, ?, ?)",
+            [marker[0], marker[1], format_ts(now), format_ts(recheck_at) if recheck_at else None],
+        )
+
+
 def due_unsent_alerts(db: sqlite_utils.Database, since: datetime, now: datetime) -> list[Row]:
     """Alerts fired since ``since`` that no server accepted yet and whose retry is due."""
     rows = _rows(

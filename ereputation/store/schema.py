@@ -188,4 +188,17 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX articles_outlet ON articles(outlet);
     """,
+    # 6: signals are about new mentions, so detection need not read every brand's 15 days of
+    # history again when nothing was stored since it last did (0.14 s a cycle at 7,000
+    # mentions, most of an all-unchanged poll: bench/scale.py).  One row: how far it looked,
+    # and when a signal it held back (cooldown) may fire, which also calls for a new look.
+    """
+    CREATE TABLE detection_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last_mention_id INTEGER NOT NULL,  -- the newest mentions.id detection has seen
+        settings TEXT NOT NULL,            -- the brands and alert settings it ran with
+        checked_at TEXT NOT NULL,          -- UTC
+        recheck_at TEXT                    -- UTC: when a signal held by a cooldown is free
+    );
+    """,
 ]

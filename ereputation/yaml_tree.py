@@ -1,0 +1,524 @@
+"""feeds.yaml as a tree of dicts, lists and scalars that remember their line and column.
+
+The config loader reports every problem with its line, so the YAML reader has to keep where
+each key and item starts; this module does only that, and ``config`` validates the tree.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import datetime
+import functools
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Tagged", "YamlProblem", "read_tree"]
+
+# libyaml (C, through PyYAML) scans, parses and composes the node graph: a 1,000-source
+# feeds.yaml costs ~15 ms there against ~350 ms in ruamel.yaml's pure-Python round-trip
+# loader.  Two things are ours, because PyYAML's defaults differ from what users were promised:
+# scalars mean what YAML 1.2 says (PyYAML resolves YAML 1.1, where ``no`` is false and
+# ``07:30`` is the number 450), and the tree keeps where each key and item starts, read through
+# ``_line``.  Scalar meanings follow ruamel.yaml's YAML 1.2 resolver, which this replaced, so a
+# file means the same thing it always did.
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_MERGE = "tag:yaml.org,2002:merge"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+_BINARY = "tag:yaml.org,2002:binary"
+
+# (tag, pattern, first characters) in the order they are tried: ruamel.yaml's YAML 1.2 table,
+# which accepts a little more than the 1.2 core schema (0b binary, _ between digits).
+_IMPLICIT_RULES = [
+    (_BOOL, r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    (
+        _FLOAT,
+        r"""[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN)""",
+        "-+0123456789.",
+    ),
+    (
+        _INT,
+        r"[-+]?0b[0-1_]+ |[-+]?0o?[0-7_]+ |[-+]?[0-9_]+ |[-+]?0x[0-9a-fA-F_]+",
+        "-+0123456789",
+    ),
+    (_MERGE, r"<<", "<"),
+    (_NULL, r"~|null|Null|NULL|", "~nN"),
+    (
+        _TIMESTAMP,
+        r"""[0-9]{4}-[0-9]{2}-[0-9]{2}
+        |[0-9]{4}-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[\ \t]+)[0-9][0-9]?:[0-9]{2}:[0-9]{2}
+         (?:\.[0-9]*)?(?:[\ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9]{2})?))?""",
+        "0123456789",
+    ),
+]
+_IMPLICIT: dict[str, list[tuple[str, re.Pattern[str]]]] = {"": [(_NULL, re.compile(""))]}
+for _tag, _pattern, _first in _IMPLICIT_RULES:
+    for _char in _first:
+        _IMPLICIT.setdefault(_char, []).append((_tag, re.compile(f"(?:{_pattern})$", re.X)))
+
+_TIMESTAMP_PARTS = re.compile(
+    r"""(?P<year>[0-9]{4})-(?P<month>[0-9][0-9]?)-(?P<day>[0-9][0-9]?)
+    (?:(?:[Tt]|[\ \t]+)(?P<hour>[0-9][0-9]?):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})
+    (?:\.(?P<fraction>[0-9]*))?
+    (?:[\ \t]*(?P<tz>Z|(?P<sign>[-+])(?P<tz_hour>[0-9][0-9]?)(?::(?P<tz_minute>[0-9]{2}))?))?)?$""",
+    re.X,
+)
+
+# Past this many values repeated through aliases, a file is an alias bomb ("billion laughs"),
+# not a configuration: 10,000 sources each merging a 2-key anchor repeat 50,000.
+_ALIAS_EXPANSION_MAX = 1_000_000
+
+
+def _resolve(kind: Any, value: str | None, implicit: Any) -> str:
+    """The tag of an untagged node: YAML 1.2 meanings for plain scalars, text for quoted ones.
+
+    libyaml calls this for every node without an explicit tag (``implicit`` is (plain,
+    quoted) for a scalar, a bool for a collection).
+    """
+    if value is None:
+        return _SEQ if kind.id == "sequence" else _MAP
+    if implicit[0]:
+        for tag, pattern in _IMPLICIT.get(value[:1], ()):
+            if pattern.match(value):
+                return tag
+    return _STR
+
+
+@functools.cache
+def _yaml_loader() -> Any:
+    """A loader class composing with libyaml (C), or PyYAML's pure-Python stages without it.
+
+    Imported on first use: commands that never read feeds.yaml do not pay for PyYAML.
+    """
+    import yaml
+
+    class Resolve:
+        resolve = staticmethod(_resolve)
+
+        def descend_resolver(self, parent: Any, index: Any) -> None:
+            pass
+
+        def ascend_resolver(self) -> None:
+            pass
+
+    try:
+        from yaml.cyaml import CParser
+    except ImportError:  # a PyYAML built without libyaml: slower, same answers
+        pass
+    else:
+
+        class CLoader(CParser, Resolve):  # type: ignore[misc, unused-ignore]
+            pass
+
+        return CLoader
+
+    class PyLoader(  # type: ignore[misc, unused-ignore]
+        yaml.reader.Reader,
+        yaml.scanner.Scanner,
+        yaml.parser.Parser,
+        yaml.composer.Composer,
+        Resolve,
+    ):
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+
+    return PyLoader
+
+
+class YamlProblem(Exception):
+    """The file is not YAML we can read; ``line`` and ``column`` are 0-based, or None."""
+
+    def __init__(self, problem: str, line: int | None = None, column: int | None = None):
+        super().__init__(problem)
+        self.problem = problem
+        self.line = line
+        self.column = column
+
+    @classmethod
+    def at(cls, mark: Any, starts: list[int] | None, problem: str) -> YamlProblem:
+        return cls(problem, *_place(mark, starts))
+
+    def describe(self) -> str:
+        where = ""
+        if self.line is not None and self.column is not None:
+            where = f"line {self.line + 1}, column {self.column + 1}: "
+        elif self.line is not None:
+            where = f"line {self.line + 1}: "
+        hint = ""
+        if "'\\t'" in self.problem:
+            hint = " (YAML indents with spaces, not tabs)"
+        elif "duplicate key" in self.problem:
+            hint = " (each key may appear once per mapping)"
+        return f"{where}not valid YAML: {self.problem}{hint}"
+
+
+def _line_starts(text: str) -> list[int] | None:
+    """Where each line starts, when libyaml's line count cannot be used as it is.
+
+    libyaml (YAML 1.1) also breaks lines at NEL, LS and PS (U+0085, U+2028, U+2029); editors
+    and YAML 1.2 do not, so in a file holding one, places are counted here from the offset.
+    """
+    if not any(char in text for char in "\x85\u2028\u2029"):
+        return None
+    return [0, *(match.end() for match in re.finditer(r"\r\n|\r|\n", text))]
+
+
+def _place(mark: Any, starts: list[int] | None) -> tuple[int, int]:
+    """0-based (line, column) of a libyaml mark, as an editor counts them."""
+    if starts is None:
+        return mark.line, mark.column
+    line = bisect.bisect_right(starts, mark.index) - 1
+    return line, mark.index - starts[line]
+
+
+class _LineCol:
+    """Where a mapping or list and each of its keys or items start (0-based line, column).
+
+    Read only through ``_line``, with the calls of ruamel.yaml's ``.lc``: ``line``,
+    ``key(k)`` and ``item(i)``, each raising KeyError/IndexError for a part it did not see
+    (a key brought in by a ``<<`` merge has no line of its own here).
+    """
+
+    __slots__ = ("line", "col", "data")
+
+    def __init__(self, line: int, col: int, data: Any) -> None:
+        self.line = line
+        self.col = col
+        self.data = data
+
+    def key(self, key: Any) -> tuple[int, int]:
+        return self.data[key]  # type: ignore[no-any-return]
+
+    def item(self, index: int) -> tuple[int, int]:
+        return self.data[index]  # type: ignore[no-any-return]
+
+
+class _YamlMapping(dict[Any, Any]):
+    """A YAML mapping: a dict that knows where it and each of its keys start."""
+
+    __slots__ = ("lc",)
+    lc: _LineCol
+
+
+class _YamlList(list[Any]):
+    """A YAML list: a list that knows where it and each of its items start."""
+
+    __slots__ = ("lc",)
+    lc: _LineCol
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """A scalar with a tag we give no meaning to (``!secret x``): refused wherever it is used."""
+
+    tag: str
+    value: str
+
+
+class _TreeBuilder:
+    """Turns libyaml's node graph into dicts, lists and scalars, each collection built once.
+
+    An alias yields the very object its anchor did, so the tree costs what the text does;
+    what aliases would repeat if expanded is counted, and an alias bomb or an alias to a
+    collection that contains it is a ``YamlProblem``, never a hang.
+    """
+
+    def __init__(self, starts: list[int] | None) -> None:
+        self.starts = starts  # see _line_starts
+        self.built: dict[Any, Any] = {}  # collection node -> its value
+        self.unfinished: set[Any] = set()  # collection nodes being built (a cycle if met)
+        self.sizes: dict[Any, int] = {}  # node -> values it holds, aliases expanded
+        self.repeated = 0  # values repeated through aliases so far
+
+    def value(self, node: Any) -> Any:
+        """A tag on a list or mapping is ignored (``!!str {a: 1}`` is a mapping), as it was."""
+        kind = node.id
+        if kind == "scalar":
+            return node.value if node.tag == _STR else self.scalar(node)
+        if node in self.built:
+            return self.alias(node)
+        if kind == "mapping":
+            return self.mapping(node)
+        return self.sequence(node)
+
+    def alias(self, node: Any) -> Any:
+        if node in self.unfinished:
+            raise YamlProblem.at(
+                node.start_mark,
+                self.starts,
+                "an alias refers to the list or mapping that contains it (a loop)",
+            )
+        self.repeated += self.size(node)
+        if self.repeated > _ALIAS_EXPANSION_MAX:
+            raise YamlProblem.at(
+                node.start_mark,
+                self.starts,
+                f"aliases repeat more than {_ALIAS_EXPANSION_MAX:,} values "
+                "(an alias bomb?): write the values out or reuse fewer",
+            )
+        return self.built[node]
+
+    def size(self, node: Any) -> int:
+        if node.id == "scalar":
+            return 1
+        if node not in self.sizes:
+            children = node.value if node.id == "sequence" else [n for kv in node.value for n in kv]
+            self.sizes[node] = 1 + sum(self.size(child) for child in children)
+        return self.sizes[node]
+
+    def sequence(self, node: Any) -> list[Any]:
+        items = _YamlList()
+        starts = self.starts
+        places: list[tuple[int, int]] = []
+        items.lc = _LineCol(*_place(node.start_mark, starts), places)
+        self.built[node] = items
+        self.unfinished.add(node)
+        for child in node.value:
+            start = child.start_mark
+            places.append((start.line, start.column) if starts is None else _place(start, starts))
+            items.append(self.value(child))
+        self.unfinished.discard(node)
+        return items
+
+    def mapping(self, node: Any) -> dict[Any, Any]:
+        """Own keys first, in file order, then keys merged by ``<<`` that are not already set.
+
+        The earlier of several merged mappings wins, as YAML's merge key says.
+        """
+        result = _YamlMapping()
+        starts = self.starts
+        places: dict[Any, tuple[int, int]] = {}
+        result.lc = _LineCol(*_place(node.start_mark, starts), places)
+        self.built[node] = result
+        self.unfinished.add(node)
+        merges = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                merges.append(value_node)
+                continue
+            key = self.key(key_node)
+            start = key_node.start_mark
+            if key in places:
+                raise YamlProblem.at(
+                    start,
+                    starts,
+                    f"found duplicate key {_short(key)} (first on line {places[key][0] + 1})",
+                )
+            places[key] = (start.line, start.column) if starts is None else _place(start, starts)
+            result[key] = self.value(value_node)
+        for value_node in merges:
+            for merged in self.merged(value_node):
+                for key, value in merged.items():
+                    result.setdefault(key, value)
+        self.unfinished.discard(node)
+        return result
+
+    def merged(self, node: Any) -> list[dict[Any, Any]]:
+        if node.id == "sequence":
+            sources = [(self.value(child), child) for child in node.value]
+            kind = "a mapping"
+        else:
+            sources = [(self.value(node), node)]
+            kind = "a mapping or list of mappings"
+        for value, child in sources:
+            if not isinstance(value, dict):
+                raise YamlProblem.at(
+                    child.start_mark,
+                    self.starts,
+                    f"expected {kind} for merging (<<), but found {child.id}",
+                )
+        return [value for value, _ in sources]
+
+    def key(self, node: Any) -> Any:
+        """A key as a hashable value: a list or mapping used as a key becomes a tuple."""
+        key = self.value(node)
+        if isinstance(key, list | dict | set):
+            key = _frozen(key)
+        try:
+            hash(key)
+        except TypeError:
+            raise YamlProblem.at(
+                node.start_mark, self.starts, "this key cannot be used as a key"
+            ) from None
+        return key
+
+    def scalar(self, node: Any) -> Any:
+        tag, text = node.tag, node.value
+        try:
+            if tag == _NULL:
+                return None
+            if tag == _BOOL:
+                return _yaml_bool(text)
+            if tag == _INT:
+                return _yaml_int(text)
+            if tag == _FLOAT:
+                return _yaml_float(text)
+            if tag == _TIMESTAMP:
+                return _yaml_timestamp(text)
+            if tag == _BINARY:
+                return base64.b64decode(text.encode("ascii"), validate=False)
+            if tag == _MERGE:
+                return text
+        except (ValueError, TypeError, UnicodeEncodeError, binascii.Error) as err:
+            raise YamlProblem.at(
+                node.start_mark,
+                self.starts,
+                f"{_short(text)} is not a valid {tag.rsplit(':', 1)[-1]} ({err}): "
+                "put it in quotes if it is text",
+            ) from None
+        return Tagged(tag, text)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple((key, _frozen(item)) for key, item in value.items())
+    if isinstance(value, list | set):
+        return tuple(_frozen(item) for item in value)
+    return value
+
+
+def _yaml_bool(text: str) -> bool:
+    if text.lower() not in ("true", "false"):
+        raise ValueError("write true or false")
+    return text.lower() == "true"
+
+
+def _yaml_int(text: str) -> int:
+    """ruamel.yaml's YAML 1.2 reading: 0b, 0o and 0x prefixes, ``_`` ignored, 0755 is 755."""
+    digits = text.replace("_", "")
+    sign = -1 if digits[:1] == "-" else 1
+    digits = digits.lstrip("+-")
+    for prefix, base in (("0b", 2), ("0o", 8), ("0x", 16)):
+        if digits.startswith(prefix):
+            return sign * int(digits[2:], base)
+    return sign * int(digits)
+
+
+def _yaml_float(text: str) -> float:
+    lowered = text.lower()
+    if lowered.endswith(".inf"):
+        return -math.inf if lowered.startswith("-") else math.inf
+    if lowered == ".nan":
+        return math.nan
+    return float(text.replace("_", ""))
+
+
+def _yaml_timestamp(text: str) -> datetime.date:
+    parts = _TIMESTAMP_PARTS.match(text)
+    if parts is None:
+        raise ValueError("write YYYY-MM-DD")
+    date = datetime.date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
+    if parts["hour"] is None:
+        return date
+    zone = None
+    if parts["tz"] == "Z":
+        zone = datetime.UTC
+    elif parts["tz"]:
+        offset = datetime.timedelta(
+            hours=int(parts["tz_hour"]), minutes=int(parts["tz_minute"] or 0)
+        )
+        zone = datetime.timezone(-offset if parts["sign"] == "-" else offset)
+    fraction = (parts["fraction"] or "")[:6].ljust(6, "0")
+    return datetime.datetime(
+        date.year,
+        date.month,
+        date.day,
+        int(parts["hour"]),
+        int(parts["minute"]),
+        int(parts["second"]),
+        int(fraction),
+        tzinfo=zone,
+    )
+
+
+def read_tree(text: str) -> Any:
+    """The tree of ``text``: dicts, lists and scalars with YAML 1.2 meanings, or YamlProblem."""
+    import yaml
+
+    starts = _line_starts(text)
+    if "%YAML" in text:
+        _check_yaml_version(text, starts)
+    loader = _yaml_loader()(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as err:
+        raise _from_libyaml(err, text, starts) from None
+    except yaml.reader.ReaderError as err:
+        raise _from_reader(err, text) from None
+    finally:
+        loader.dispose()
+    if node is None:
+        return None
+    return _TreeBuilder(starts).value(node)
+
+
+def _check_yaml_version(text: str, starts: list[int] | None) -> None:
+    """Refuse ``%YAML 1.1``: its meanings (``no`` is false, 0755 is octal) are not read here."""
+    import yaml
+
+    try:
+        for event in yaml.parse(text, Loader=_yaml_loader()):
+            if isinstance(event, yaml.DocumentStartEvent):
+                if event.version and event.version != (1, 2):
+                    raise YamlProblem.at(
+                        event.start_mark,
+                        starts,
+                        f"%YAML {event.version[0]}.{event.version[1]} is not supported: "
+                        "remove the line, feeds.yaml is read as YAML 1.2",
+                    )
+                return
+    except yaml.YAMLError:
+        return  # get_single_node reports the syntax error with its place
+
+
+def _from_libyaml(err: Any, text: str, starts: list[int] | None) -> YamlProblem:
+    """libyaml's error, worded as users saw it from ruamel.yaml (the character, the alias)."""
+    mark = err.problem_mark or err.context_mark
+    problem = (err.problem or err.context or "not valid YAML").strip()
+    if mark is None:
+        return YamlProblem(problem)
+    line, column = _place(mark, starts)
+    rest = text[mark.index : mark.index + 100].split("\n")[0]
+    if problem == "found character that cannot start any token" and rest:
+        problem = f"found character {rest[0]!r} that cannot start any token"
+    elif problem == "found undefined alias" and rest.startswith("*"):
+        name = re.match(r"\*([^\s,\[\]{}]+)", rest)
+        if name:
+            problem = f"found undefined alias {name[1]!r}"
+    elif problem.startswith("second occurrence") or problem.startswith("second occurence"):
+        first = _place(err.context_mark, starts)[0] + 1 if err.context_mark else "?"
+        problem = f"found duplicate anchor (first on line {first}): give each anchor its own name"
+    problem = problem.removeprefix("did not find ")
+    return YamlProblem(problem, line, column)
+
+
+def _from_reader(err: Any, text: str) -> YamlProblem:
+    """A character YAML forbids (a control character): say on which line."""
+    offset = int(getattr(err, "position", 0) or 0)
+    line = text.encode("utf-8")[:offset].count(b"\n")
+    character = getattr(err, "character", None)
+    code = f" #x{character:04x}" if isinstance(character, int) else ""
+    reason = getattr(err, "reason", None) or "a character YAML does not allow"
+    return YamlProblem(f"{reason} (found{code}): remove it", line)
