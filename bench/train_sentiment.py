@@ -36,7 +36,7 @@ from sklearn.model_selection import StratifiedKFold
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ereputation.sentiment import CLASSES, _Model, features, model_probabilities  # noqa: E402
+from ereputation.sentiment import CLASSES, build_model, features, model_probabilities  # noqa: E402
 
 TRAIN_FILES = {
     "en": ["en_vader_tweets", "en_vader_nyt", "en_vader_movies", "en_vader_amazon"],
@@ -226,12 +226,7 @@ def check_inference(  # type: ignore[no-untyped-def]
     payload: dict[str, object], model, x, rows: list[tuple[str, str]], language: str
 ) -> None:
     """Fail when the pure-Python inference of the exported weights drifts from scikit-learn."""
-    exported = _Model(
-        weights={k: tuple(v) for k, v in payload["weights"].items()},  # type: ignore[attr-defined]
-        dense=tuple(tuple(row) for row in payload["dense"]),  # type: ignore[attr-defined]
-        intercept=tuple(payload["intercept"]),  # type: ignore[arg-type]
-        bias=tuple(payload["bias"]),  # type: ignore[arg-type]
-    )
+    exported = build_model(payload)
     sample = range(0, len(rows), max(1, len(rows) // 200))
     expected = model.predict_proba(x[list(sample)])
     for row, want in zip(sample, expected, strict=True):

@@ -40,6 +40,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from ereputation.language import detect_language
 from ereputation.match import fold_text
@@ -49,6 +50,7 @@ __all__ = [
     "Sentiment",
     "features",
     "lexicon_scores",
+    "build_model",
     "model_probabilities",
     "score_sentiment",
 ]
@@ -70,6 +72,7 @@ _TOKEN = re.compile(
 _SQUEEZE = re.compile(r"(\w)\1{2,}")
 _DOUBLE = re.compile(r"(\w)\1+")
 _AR_PREFIXES = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
+_AR_PREFIX_LETTERS = frozenset(p[0] for p in _AR_PREFIXES)
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _CHAR_NGRAMS = (3, 4, 5)
 _CACHE_LIMIT = 200_000  # words per cache: a bound on memory for a daemon that runs for months
@@ -173,7 +176,7 @@ def _lookup(words: dict[str, float], token: str) -> float | None:
         value = words.get(squeezed) or words.get(_DOUBLE.sub(r"\1", token))
         if value is not None:
             return value
-    if _ARABIC.match(token):
+    if token[0] in _AR_PREFIX_LETTERS and _ARABIC.match(token):
         for prefix in _AR_PREFIXES:
             if token.startswith(prefix) and len(token) - len(prefix) >= 2:
                 value = words.get(token[len(prefix) :])
@@ -284,7 +287,7 @@ def _word(token: str) -> str:
     if _ARABIC.match(token):
         # Three or more of one Arabic letter in a row is emphasis (خاااايب): squeeze it.
         word = squeezed = _SQUEEZE.sub(r"\1", token)
-        for prefix in _AR_PREFIXES:
+        for prefix in _AR_PREFIXES if squeezed[0] in _AR_PREFIX_LETTERS else ():
             if squeezed.startswith(prefix) and len(squeezed) - len(prefix) >= 3:
                 word = squeezed[len(prefix) :]
                 break
@@ -348,14 +351,40 @@ def features(text: str, language: str) -> tuple[Counter[str], list[float]]:
     return sparse, dense
 
 
+Sums = tuple[float, float, float, float]  # (Σ idf², Σ idf·w_neg, Σ idf·w_neu, Σ idf·w_pos)
+
+
 @dataclass(frozen=True)
 class _Model:
-    weights: dict[str, tuple[float, float, float, float]]  # feature -> (idf, w_neg, w_neu, w_pos)
+    terms: dict[str, Sums]  # word, bigram and negation features ("w:", "b:", "n:") -> sums
+    grams: dict[str, Sums]  # character n-grams, without their "c:" prefix -> sums
     dense: tuple[tuple[float, float, float], ...]
     intercept: tuple[float, float, float]
     bias: tuple[float, float, float]  # added to the log-odds at decision time (calibration)
-    # word -> (Σ idf², Σ idf·w_neg, Σ idf·w_neu, Σ idf·w_pos) over word_features(word)
-    words: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
+    words: dict[str, Sums] = field(default_factory=dict)  # word -> sums over word_features
+
+
+def build_model(data: dict[str, Any]) -> _Model:
+    """The model of an exported file's JSON, with each feature's products precomputed.
+
+    The file holds, per feature, its idf and one weight per class; a feature occurrence adds
+    idf² to the squared norm and idf·weight to each class, so those are what is kept.
+    """
+    terms: dict[str, Sums] = {}
+    grams: dict[str, Sums] = {}
+    for name, (idf, neg, neu, pos) in data["weights"].items():
+        sums = (idf * idf, idf * neg, idf * neu, idf * pos)
+        if name.startswith("c:"):
+            grams[name[2:]] = sums
+        else:
+            terms[name] = sums
+    return _Model(
+        terms=terms,
+        grams=grams,
+        dense=tuple(tuple(row) for row in data["dense"]),  # type: ignore[misc]
+        intercept=tuple(data["intercept"]),  # type: ignore[arg-type]
+        bias=tuple(data.get("bias", (0.0, 0.0, 0.0))),  # type: ignore[arg-type]
+    )
 
 
 @cache
@@ -363,38 +392,43 @@ def _model(language: str) -> _Model | None:
     path = resources.files("ereputation").joinpath(f"data/sentiment/model_{language}.json.gz")
     if not path.is_file():
         return None
-    data = json.loads(gzip.decompress(path.read_bytes()))
-    return _Model(
-        weights={k: tuple(v) for k, v in data["weights"].items()},  # type: ignore[misc]
-        dense=tuple(tuple(row) for row in data["dense"]),  # type: ignore[misc]
-        intercept=tuple(data["intercept"]),  # type: ignore[arg-type]
-        bias=tuple(data.get("bias", (0.0, 0.0, 0.0))),  # type: ignore[arg-type]
-    )
+    return build_model(json.loads(gzip.decompress(path.read_bytes())))
 
 
-def _sums(model: _Model, names: list[str]) -> tuple[float, float, float, float]:
-    sq = a = b = c = 0.0
-    weights = model.weights
-    for name in names:
-        w = weights.get(name)
-        if w is not None:
-            idf = w[0]
-            sq += idf * idf
-            a += idf * w[1]
-            b += idf * w[2]
-            c += idf * w[3]
+def _word_sums(model: _Model, word: str) -> Sums:
+    """Σ over ``word_features(word)``, without building the feature names."""
+    found = model.terms.get("w:" + word)
+    sq, a, b, c = found if found is not None else (0.0, 0.0, 0.0, 0.0)
+    grams = model.grams
+    padded = f"<{word}>"
+    for n in _CHAR_NGRAMS:
+        for j in range(len(padded) - n + 1):
+            found = grams.get(padded[j : j + n])
+            if found is not None:
+                sq += found[0]
+                a += found[1]
+                b += found[2]
+                c += found[3]
     return sq, a, b, c
 
 
 def model_probabilities(model: _Model, text: str, language: str) -> tuple[float, float, float]:
     """P(negative), P(neutral), P(positive) from an exported model (pure Python inference)."""
     words, context, dense = _analyse(text, language)
-    sq, a, b, c = _sums(model, context)
+    sq = a = b = c = 0.0
+    terms = model.terms
+    for name in context:
+        sums = terms.get(name)
+        if sums is not None:
+            sq += sums[0]
+            a += sums[1]
+            b += sums[2]
+            c += sums[3]
     cached = model.words
     for word in words:
         sums = cached.get(word)
         if sums is None:
-            sums = _sums(model, word_features(word))
+            sums = _word_sums(model, word)
             if len(cached) < _CACHE_LIMIT:
                 cached[word] = sums
         sq += sums[0]

@@ -155,15 +155,16 @@ def test_english_lexicon_reads_negation_and_but() -> None:
 
 def _reference_probabilities(language: str, text: str) -> list[float]:
     """The model's arithmetic written plainly over ``features`` (as training computes it)."""
-    model = _model(language)
-    assert model is not None
+    path = resources.files("ereputation").joinpath(f"data/sentiment/model_{language}.json.gz")
+    model = json.loads(gzip.decompress(path.read_bytes()))
+    weights = model["weights"]
     counts, dense = features(text, language)
-    known = [(model.weights[f], c) for f, c in counts.items() if f in model.weights]
+    known = [(weights[f], c) for f, c in counts.items() if f in weights]
     norm = math.sqrt(sum(c * w[0] * w[0] for w, c in known)) or 1.0
-    logits = list(model.intercept)
+    logits = list(model["intercept"])
     for k in range(3):
         logits[k] += sum(c * w[0] * w[k + 1] for w, c in known) / norm
-        logits[k] += sum(v * row[k] for v, row in zip(dense, model.dense, strict=True))
+        logits[k] += sum(v * row[k] for v, row in zip(dense, model["dense"], strict=True))
     exps = [math.exp(v - max(logits)) for v in logits]
     return [e / sum(exps) for e in exps]
 
