@@ -82,9 +82,19 @@ class Analyzer:
 
     def __init__(self, brands: Sequence[Brand]) -> None:
         self.brands = {brand.name: brand for brand in brands}
-        self.matcher = BrandMatcher(brands)
+        self._matcher: BrandMatcher | None = None
         self._models_lock = threading.Lock()
         self._models_loaded = False
+
+    @property
+    def matcher(self) -> BrandMatcher:
+        """Built on first use (~70 ms for the first one in a process): a poll where every
+        feed is unchanged never needs it."""
+        if self._matcher is None:
+            with self._models_lock:
+                if self._matcher is None:
+                    self._matcher = BrandMatcher(list(self.brands.values()))
+        return self._matcher
 
     def _load_models(self) -> None:
         """Load the sentiment models once, before any worker uses them.
