@@ -380,6 +380,9 @@ class SeenItems:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True, timeout=30)
+            # Index lookups only: a small page cache each, as there is one per worker thread
+            # (32 x the default 2 MB is most of the daemon's memory budget).
+            conn.execute("PRAGMA cache_size = -256")
             self._local.conn = conn
         return conn
 
