@@ -23,18 +23,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ereputation.config import load_config  # noqa: E402 - after the sys.path line above
+from corpus import BRANDS_YAML  # noqa: E402 - the brands bench/scale.py uses (no corpus is built)
 
-BRANDS_YAML = """\
-brands:
-  - name: Atlas Télécom
-    aliases: [Atlas Telecom, اتصالات الأطلس]
-    exclude: [Atlas Mountains]
-  - name: Banque Zellige
-    aliases: [Zellige Bank, بنك الزليج]
-  - name: Orange
-    case_sensitive: true
-"""
+from ereputation.config import load_config  # noqa: E402 - after the sys.path line above
 
 
 def write_config(folder: Path, count: int) -> Path:
