@@ -245,27 +245,24 @@ class Fetcher:
         curl.setopt(pycurl.CONNECTTIMEOUT_MS, timeout_ms)
         curl.setopt(pycurl.HEADERFUNCTION, reader.header_line)
         curl.setopt(pycurl.WRITEFUNCTION, reader.write)
+        error = None
         try:
             curl.perform()
         except pycurl.error as exc:
             code = exc.args[0] if exc.args else 0
             message = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
-            hop.status = reader.status
-            hop.headers = reader.headers if reader.status is not None else None
             if reader.problem is not None:
-                hop.error = reader.problem
-            elif code == pycurl.E_WRITE_ERROR and reader.status is not None:
-                hop.error = reader.status_error()  # an unwanted body we stopped reading
-            else:
-                hop.error = _curl_message(code, message, curl, float(self.settings.timeout))
-            if hop.error is None or reader.status is None or 200 <= reader.status < 300:
-                return hop
+                error = reader.problem
+            elif not (code == pycurl.E_WRITE_ERROR and reader.unwanted()):
+                error = _curl_message(code, message, curl, float(self.settings.timeout))
+            # else: we stopped reading an unwanted body; its status says what went wrong
         hop.status = reader.status
-        hop.headers = reader.headers
-        if reader.status is None:
-            hop.error = hop.error or "bad response: no HTTP status line"
+        hop.headers = reader.headers if reader.status is not None else None
+        if error is not None:
+            hop.error = error
             return hop
-        if hop.error is not None:
+        if reader.status is None:
+            hop.error = "bad response: no HTTP status line"
             return hop
         if 200 <= reader.status < 300:
             try:
@@ -588,8 +585,7 @@ class _Reader:
             self.headers[key] = value if old is None else f"{old}, {value}"
 
     def write(self, chunk: bytes) -> int | None:
-        status = self.status or 0
-        if not 200 <= status < 300:
+        if self.status is None or self.unwanted():
             self._raw += len(chunk)
             return None if self._raw <= _DRAIN_LIMIT else 0  # 0: stop, drop the connection
         try:
@@ -625,6 +621,10 @@ class _Reader:
             raise FetchError(self._too_large())
         self._parts.append(tail)
         return b"".join(self._parts)
+
+    def unwanted(self) -> bool:
+        """A response whose body is not kept (not 2xx): ``write`` may stop reading it."""
+        return self.status is not None and not 200 <= self.status < 300
 
     def status_error(self) -> str:
         reason = self.reason

@@ -403,6 +403,14 @@ def test_unavailable_gives_retry_after_from_a_date(site, fetcher):
     assert 3500 < result.retry_after <= 3600
 
 
+def test_retry_after_is_kept_when_the_error_page_is_too_big_to_read(site, fetcher):
+    # The body of an error is read only up to 64 KB (to reuse the connection), then dropped.
+    url = site.add("/busy-page", "<p>busy</p>" * 20_000, status=503, Retry_After="90")
+    result = fetcher.fetch(url)
+    assert result.error == "HTTP 503 Service Unavailable"
+    assert result.retry_after == 90.0 and result.body is None
+
+
 def test_retry_after_parsing():
     now = datetime(2025, 5, 5, 10, 0, tzinfo=UTC)
     assert parse_retry_after("30", now) == 30.0
