@@ -191,17 +191,6 @@ class PendingOutcome:
     next_poll_at: datetime
 
 
-def record_outcome(
-    db: sqlite_utils.Database,
-    state: SourceState,
-    outcome: SourceOutcome,
-    next_poll_at: datetime,
-    stories: StoryIndex,
-) -> Recorded:
-    """Write one poll's outcome atomically; safe to call again with the same items."""
-    return record_outcomes(db, [PendingOutcome(state, outcome, next_poll_at)], stories)[0]
-
-
 def record_outcomes(
     db: sqlite_utils.Database, pending: Sequence[PendingOutcome], stories: StoryIndex
 ) -> list[Recorded]:
