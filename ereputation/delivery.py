@@ -38,9 +38,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -142,6 +143,28 @@ def past_window(config: Config, db: sqlite_utils.Database, day: date) -> Window:
     return Window(end - FIRST_WINDOW, end)
 
 
+def _digest_message(
+    email: EmailSettings,
+    digest: Digest,
+    recipients: Sequence[str],
+    now: datetime,
+    *,
+    message_id: str | None = None,
+) -> EmailMessage:
+    """The mail of ``digest`` (text and HTML), as sent and as written by ``--dry-run``."""
+    return compose_message(
+        sender=email.sender,
+        recipients=recipients,
+        subject=digest.subject,
+        text=digest.text,
+        html=digest.html,
+        brands=[brand.name for brand in digest.brands],
+        kind="digest",
+        date=now,
+        message_id=message_id,
+    )
+
+
 def send_digest(
     config: Config,
     db: sqlite_utils.Database,
@@ -180,17 +203,7 @@ def send_digest(
             built[window] = build_digest(config, db, day, window)
         digest = built[window]
         to = () if recipient == OUTBOX_RECIPIENT else (recipient,)
-        message = compose_message(
-            sender=email.sender,
-            recipients=to,
-            subject=digest.subject,
-            text=digest.text,
-            html=digest.html,
-            brands=[brand.name for brand in digest.brands],
-            kind="digest",
-            date=now,
-            message_id=row["message_id"],
-        )
+        message = _digest_message(email, digest, to, now, message_id=row["message_id"])
         try:
             where = deliver(message, email, to)
         except MailError as err:
@@ -316,16 +329,7 @@ def digest_command(
     yield built.text.rstrip("\n")
     if dry_run:
         email = email_settings(config)
-        message = compose_message(
-            sender=email.sender,
-            recipients=config.digest.to,
-            subject=built.subject,
-            text=built.text,
-            html=built.html,
-            brands=[brand.name for brand in built.brands],
-            kind="digest",
-            date=now,
-        )
+        message = _digest_message(email, built, config.digest.to, now)
         path = write_outbox(message, email.outbox / "dry-run")
         yield ""
         yield f"dry run: nothing sent; message written to {path}"
