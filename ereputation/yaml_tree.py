@@ -460,6 +460,8 @@ def read_tree(text: str) -> Any:
     starts = _line_starts(text)
     if "%YAML" in text:
         _check_yaml_version(text, starts)
+    if not _composer_bounds_depth():
+        _check_depth(text, starts)
     loader = _yaml_loader()(text)
     try:
         node = loader.get_single_node()
@@ -472,6 +474,45 @@ def read_tree(text: str) -> Any:
     if node is None:
         return None
     return _TreeBuilder(starts).value(node)
+
+
+# libyaml 0.2.6 (bundled in PyYAML 6.0.4's wheels) refuses a list or mapping nested deeper
+# than this while parsing.  An older libyaml composes any depth recursively in C, and deep
+# enough brackets (~100,000) overflow the C stack: a segfault instead of a config error.
+_MAX_DEPTH = 1000
+
+
+@functools.cache
+def _composer_bounds_depth() -> bool:
+    """Whether the libyaml in use refuses deep nesting itself (0.2.6 and later)."""
+    try:
+        from yaml._yaml import get_version
+    except ImportError:  # pure-Python PyYAML: its recursion ends in RecursionError, handled
+        return False
+    return bool(get_version() >= (0, 2, 6))
+
+
+def _check_depth(text: str, starts: list[int] | None) -> None:
+    """Refuse nesting past ``_MAX_DEPTH`` as libyaml 0.2.6 does, for an older libyaml.
+
+    Parsing events is iterative in libyaml, so this walk cannot overflow where composing can;
+    it costs about half of a load, and only runs with a libyaml that lacks the bound.
+    """
+    import yaml
+
+    starts_nesting = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    ends_nesting = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_yaml_loader()):
+            if isinstance(event, starts_nesting):
+                depth += 1
+                if depth > _MAX_DEPTH:
+                    raise YamlProblem.at(event.start_mark, starts, "exceeded maximum nesting depth")
+            elif isinstance(event, ends_nesting):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # get_single_node reports the syntax error with its place
 
 
 def _check_yaml_version(text: str, starts: list[int] | None) -> None:

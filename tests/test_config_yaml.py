@@ -159,6 +159,28 @@ def test_unreadable_yaml_is_one_problem_with_its_place(text: str, expected: str)
     assert problem.startswith(expected), problem
 
 
+@pytest.mark.parametrize("depth", [2000, 100_000])
+def test_deep_nesting_is_refused_even_by_a_libyaml_without_the_bound(
+    depth: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libyaml before 0.2.6 composes any depth recursively in C: 100,000 brackets segfaulted."""
+    nested = "x-a: " + "{a: [" * (depth // 2) + "]}" * (depth // 2) + "\n"
+    if yaml_tree._composer_bounds_depth():
+        (libyaml_says,) = problems_of(MINIMAL + nested)
+    else:
+        libyaml_says = "line 3, column 2505: not valid YAML: exceeded maximum nesting depth"
+    monkeypatch.setattr(yaml_tree, "_composer_bounds_depth", lambda: False)
+    walked: list[str] = []
+    check = yaml_tree._check_depth
+    monkeypatch.setattr(
+        yaml_tree, "_check_depth", lambda *args: (walked.append("yes"), check(*args))[1]
+    )
+    (problem,) = problems_of(MINIMAL + nested)
+    assert problem == libyaml_says
+    assert walked == ["yes"]
+    assert parse_config(MINIMAL + "x-a: " + "[" * 50 + "]" * 50 + "\n", PATH).brands
+
+
 def test_an_alias_bomb_is_refused_not_expanded() -> None:
     laughs = "x-0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
         f"x-{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 9)}]\n" for level in range(1, 10)
