@@ -16,10 +16,8 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-import sqlite_utils
 
 from .config import Config
 from .detect import (
@@ -35,6 +33,9 @@ from .detect import (
 )
 from .errors import MailError
 from .store import queries
+
+if TYPE_CHECKING:
+    import sqlite_utils  # annotations only: ereputation.store imports it (see there why)
 
 # The message side (jinja2 templates, the mail stack: ~40 ms to import) is imported where a
 # message is built: most checks send nothing, and ``run --once`` should not pay for it.

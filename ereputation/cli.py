@@ -106,7 +106,6 @@ def run(config_path: str | None, once: bool) -> None:
     """Run the daemon until SIGTERM (or one cycle with --once)."""
     from .config import find_config_path, load_config
     from .cycle import run_once
-    from .daemon import Daemon
 
     path = find_config_path(config_path)
     config = load_config(path)
@@ -116,6 +115,8 @@ def run(config_path: str | None, once: bool) -> None:
         for name, error in report.errors:
             click.echo(f"  {name}: {error}", err=True)
         return
+    from .daemon import Daemon  # APScheduler: the daemon only, not --once
+
     Daemon(path, config).run()
 
 

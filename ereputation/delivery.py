@@ -42,15 +42,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-import sqlite_utils
 
 from .config import Config, EmailSettings
 from .digest import Digest, Window, build_digest
 from .errors import EreputationError, MailError
 from .mail import compose_message, deliver, stable_message_id, write_outbox
 from .store import open_database, queries
+
+if TYPE_CHECKING:
+    import sqlite_utils  # annotations only: ereputation.store imports it (see there why)
 
 log = logging.getLogger(__name__)
 

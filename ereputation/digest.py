@@ -26,15 +26,17 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
-import sqlite_utils
 
 from .config import Config
 from .store import queries
+
+if TYPE_CHECKING:
+    import sqlite_utils  # annotations only: ereputation.store imports it (see there why)
 
 CHART_DAYS = 14
 CHART_WIDTH = 240  # pixels of the longest bar

@@ -23,8 +23,6 @@ from queue import SimpleQueue
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
-import sqlite_utils
-
 from .canonical import canonical_url, clean_link, outlet_of
 from .config import Brand, Config, Source
 from .fetch import Fetcher, FetchResult, next_poll_delay
@@ -43,6 +41,8 @@ from .store.record import (
 )
 
 if TYPE_CHECKING:
+    import sqlite_utils
+
     from .article import Article
     from .extract import FeedItem
 
