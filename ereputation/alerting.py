@@ -49,20 +49,20 @@ PAST_LOOKBACK = timedelta(days=3)  # alerts consulted for cooldown and known new
 def brand_history(db: sqlite_utils.Database, brand: str, now: datetime) -> BrandHistory:
     """What detection needs about ``brand`` at ``now``: third-party mentions only."""
     since = now - WINDOW * (BASELINE_DAYS + 1)
-    rows = queries.mentions_between(db, since, now + timedelta(days=1), brand=brand, owned=False)
+    events = queries.mention_events(db, since, now + timedelta(days=1), brand=brand, owned=False)
     firsts = queries.outlet_first_mentions(db, brand, now - WINDOW)
     return BrandHistory(
         brand=brand,
         mentions=tuple(
             Mention(
-                at=queries.parse_ts(r["mentioned_at"]),
-                outlet=r["outlet"],
-                label=r["label"],
-                story_id=r["story_id"],
-                title=r["title"] or "",
-                url=r["url"] or "",
+                at=queries.parse_ts(at),
+                outlet=outlet,
+                label=label,
+                story_id=story_id,
+                title=title or "",
+                url=url or "",
             )
-            for r in rows
+            for at, outlet, label, story_id, title, url in events
         ),
         first_mentions=tuple(
             FirstMention(

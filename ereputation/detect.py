@@ -48,7 +48,7 @@ class Signal:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # tens of thousands per brand in a check
 class Mention:
     """A third-party mention as detection sees it."""
 
