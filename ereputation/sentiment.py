@@ -9,8 +9,9 @@ How each language is read (provenance of every file: docs/sentiment.md):
   ``not/ne/pas/sans``, ``لا/ما/لم/ليس/مش``, ``machi``… have their polarity flipped and damped)
   and a "but" rule (what follows ``but/mais/لكن/walakin`` counts more).  French, Arabic and
   arabizi lexicons are hand-written (``data/sentiment/lexicon_*.txt``); English reads the
-  VADER lexicon that ships with the ``vaderSentiment`` package (MIT) by the same rules, and
-  the English model also gets VADER's own scores (on the first 300 characters).
+  VADER lexicon that ships with the ``vaderSentiment`` package (MIT) by the same rules, plus
+  our hand-written business-news words (``lexicon_en.txt``); the English model also gets
+  VADER's own scores (on the first 300 characters).
 - For ``en``, ``fr`` and ``ar``, a multinomial logistic regression over word and character
   n-grams plus those lexicon scores, trained by ``bench/train_sentiment.py`` on the
   permissively licensed rows of ``shared/train/sentiment`` and our own written examples only,
@@ -131,6 +132,8 @@ def _lexicon(language: str) -> _Lexicon:
     if language == "en":
         vader = resources.files("vaderSentiment").joinpath("vader_lexicon.txt")
         lexicon.update(_read_lexicon(vader.read_text("utf-8"), _VADER_SCALE))
+        # VADER is made for social media; company news needs its own words (layoffs, recall).
+        lexicon.update(_read_lexicon(_data("lexicon_en.txt")))
     elif language in ("fr", "ar", "arabizi"):
         lexicon.update(_read_lexicon(_data(f"lexicon_{language}.txt")))
     phrases: dict[str, list[tuple[tuple[str, ...], float]]] = {}

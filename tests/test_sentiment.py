@@ -138,6 +138,26 @@ def test_accuracy_does_not_regress(name: str, language: str, floor: float) -> No
     assert _macro_f1(name, language) >= floor
 
 
+@pytest.mark.parametrize(
+    ("text", "language", "label"),
+    [
+        # Plain company news: the register of the daemon's sources, which tweets rarely teach.
+        ("Le groupe recrute 200 ingénieurs pour son nouveau site de Fès.", "fr", "positive"),
+        ("Le groupe annonce 300 licenciements et la fermeture de deux usines.", "fr", "negative"),
+        ("Le groupe publiera ses résultats semestriels le 18 septembre.", "fr", "neutral"),
+        ("The lender posted a sharp rise in profits and hired 400 staff.", "en", "positive"),
+        ("The operator was fined after a two-day outage.", "en", "negative"),
+        ("The group will publish its annual results on March 3.", "en", "neutral"),
+        ("يقدم المتجر الجديد منتجات جيدة بأسعار مناسبة.", "ar", "positive"),
+        ("أعلنت الشركة عن تسريح 300 عامل بعد تسجيل خسائر كبيرة.", "ar", "negative"),
+        ("تعقد الشركة جمعها العام يوم 20 ماي بالدار البيضاء.", "ar", "neutral"),
+    ],
+)
+def test_business_news(text: str, language: str, label: str) -> None:
+    result = score_sentiment(text, language)
+    assert result is not None and result.label == label
+
+
 def test_sentiment_is_a_frozen_value() -> None:
     result = Sentiment(0.5, "positive")
     with pytest.raises(AttributeError):
