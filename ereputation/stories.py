@@ -181,7 +181,7 @@ def story_keys(fingerprint: str) -> list[str]:
     ]
 
 
-@lru_cache(maxsize=1 << 16)  # words recur across articles; 64 K entries are a few MB
+@lru_cache(maxsize=1 << 14)  # words recur across articles; 16 K entries are ~2.5 MB
 def _hash32(feature: str) -> int:
     digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=4).digest()
     return int.from_bytes(digest, "big") % _PRIME
@@ -195,7 +195,7 @@ def _coefficients() -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=1024)  # ~1.6 KB each (the 1 KB fingerprint is the key): a daemon runs for months
 def _signature(fingerprint: str) -> np.ndarray | None:
     version, _, body = fingerprint.partition(":")
     if version != _VERSION or len(body) != PERMUTATIONS * 8:
