@@ -470,6 +470,7 @@ def run_cycle(
                         submit(nxt)
             report.interrupted = stop.is_set() and report.polled < len(sources)
     finally:
+        seen.close()
         if own_fetcher:
             fetcher.close()
     return report

@@ -355,39 +355,45 @@ def _mentioned_at(conn: sqlite3.Connection, article_id: int) -> str:
 class SeenItems:
     """Which item hashes a source has already processed; usable from worker threads.
 
-    Each thread gets its own read-only connection (a sqlite3 connection belongs to one
-    thread); WAL lets these readers run while the main thread writes.
+    One read-only connection, shared by the worker threads one query at a time (WAL lets it
+    read while the main thread writes).  The queries are index probes; a connection per
+    worker thread cost each its own page cache and parsed schema: ~0.5 MB times 32 threads.
     """
 
     def __init__(self, path: str) -> None:
         import threading
 
         self._path = path
-        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True, timeout=30)
-            # Index lookups only: a small page cache each, as there is one per worker thread
-            # (32 x the default 2 MB is most of the daemon's memory budget).
-            conn.execute("PRAGMA cache_size = -256")
-            self._local.conn = conn
-        return conn
+    def _rows(self, sql: str, params: Sequence[object]) -> list[tuple[object, ...]]:
+        with self._lock:
+            if self._connection is None:
+                self._connection = sqlite3.connect(
+                    f"file:{self._path}?mode=ro", uri=True, timeout=30, check_same_thread=False
+                )
+                self._connection.execute("PRAGMA cache_size = -1024")  # index pages only
+            return self._connection.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
     def new_hashes(self, source_id: int, hashes: Sequence[str]) -> set[str]:
         """The subset of ``hashes`` this source has not processed yet."""
         if not hashes:
             return set()
-        conn = self._conn()
         known: set[str] = set()
         unique = list(dict.fromkeys(hashes))
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
             known.update(
-                row[0]
-                for row in conn.execute(
+                str(row[0])
+                for row in self._rows(
                     f"SELECT item_hash FROM seen_items WHERE source_id = ? "
                     f"AND item_hash IN ({marks})",
                     [source_id, *chunk],
@@ -397,5 +403,4 @@ class SeenItems:
 
     def article_known(self, url: str) -> bool:
         """True when an article with this canonical URL is stored (seen through any source)."""
-        row = self._conn().execute("SELECT 1 FROM articles WHERE url = ?", [url]).fetchone()
-        return row is not None
+        return bool(self._rows("SELECT 1 FROM articles WHERE url = ?", [url]))
