@@ -6,7 +6,8 @@ Fills a fresh database (the real schema, through ``open_database``) with N artic
 mentions spread over a year, in SQL (a recursive CTE: a million rows in about a minute,
 full-text index included), then times what users run against it, each as a new process
 like a user would: ``ereputation mentions --brand X --since 7d``, ``ereputation digest``
-(build and print today's digest), and full-text searches (FTS5, in-process) in three forms.
+(build and print today's digest), with their peak memory, and full-text searches (FTS5,
+in-process) in three forms.
 Article ids grow with time, as in a real archive.  Medians of ``--runs``.  ``--keep DIR``
 keeps the database there and reuses it on the next run (for profiling).
 """
@@ -97,10 +98,17 @@ def fill(database: Path, count: int) -> float:
     return time.perf_counter() - start
 
 
-def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak MB of ``command`` ([python, -m module, args…]), that process only.
+
+    The peak is the program's own VmHWM, written by bench/peak.py (see bench/scale.py).
+    """
+    peak_file = cwd / ".peak-kb"
+    peak_file.unlink(missing_ok=True)
+    command = [command[0], str(Path(__file__).parent / "peak.py"), str(peak_file), *command[1:]]
     start = time.perf_counter()
     subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, int(peak_file.read_text()) / 1024
 
 
 def main() -> None:
@@ -130,16 +138,18 @@ def main() -> None:
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
         cli = [sys.executable, "-m", "ereputation.cli"]
         today = datetime.now(UTC).date().isoformat()
-        startup = [timed([*cli, "--version"], folder, env) for _ in range(args.runs)]
+        startup = [timed([*cli, "--version"], folder, env)[0] for _ in range(args.runs)]
         checks = {
             "mentions --brand --since 7d": [*cli, "mentions", "-c", str(config), "--brand",
                                             "Banque Zellige", "--since", "7d"],
             "digest (build and print)": [*cli, "digest", "-c", str(config), "--date", today],
         }  # fmt: skip
-        print(f"{'':34} {'median s':>9}  (startup: {statistics.median(startup):.2f} s)")
+        print(f"{'':34} {'median s':>9} {'peak MB':>8}  "
+              f"(startup: {statistics.median(startup):.2f} s)")  # fmt: skip
         for name, command in checks.items():
-            times = [timed(command, folder, env) for _ in range(args.runs)]
-            print(f"{name:34} {statistics.median(times):9.3f}")
+            runs = [timed(command, folder, env) for _ in range(args.runs)]
+            seconds = statistics.median(wall for wall, _ in runs)
+            print(f"{name:34} {seconds:9.3f} {max(peak for _, peak in runs):8.1f}")
         db = open_database(folder / "archive.db")
         for name, sql in FULL_TEXT.items():
             for query in ("panne", "fibre AND Casablanca", '"service client"'):
