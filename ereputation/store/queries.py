@@ -48,7 +48,7 @@ def mention_events(
     """``brand``'s mentions published in ``[start, end)``, oldest first, as detection reads them.
 
     Tuples of (mentioned_at, outlet, label, story_id, title, url), read from the cursor one
-    at a time: detection looks at eight days of mentions, 30,000 rows per brand at 10,000
+    at a time: detection looks at eight days of mentions, ~23,000 rows per brand at 10,000
     feeds, and whole ``mentions_full`` rows as dicts held +55 MB at once.
     """
     yield from db.execute(
