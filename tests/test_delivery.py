@@ -10,6 +10,7 @@ import email
 import email.policy
 import re
 import sqlite3
+import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from ereputation.config import Brand, Config, DigestSettings
 from ereputation.delivery import digest_command, send_digest, send_due_digests
 from ereputation.errors import EreputationError, MailError
 from ereputation.store import open_database
+from ereputation.store.queries import format_ts
 from ereputation.store.schema import APPLICATION_ID, MIGRATIONS
 
 DAY = date(2026, 11, 26)
@@ -302,3 +304,44 @@ def test_a_digest_sent_before_windows_were_stored_is_where_the_next_one_starts(t
     assert result.window is not None
     assert result.window.start == datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
     assert titles(smtp.wait_for(1)[0]) == {"Atlas Télécom nouveau"}
+
+
+def test_a_mention_stamped_before_the_digest_but_committed_during_it_is_in_it(tmp_path, history):
+    """``digest --send`` and a poll in two processes: a mention stamped before the digest's
+    ``now`` but committed after the digest started must not fall between two digests.
+
+    The poll holds the write lock from the stamp to the commit; the digest's claim is a write,
+    so the digest reads only once the poll has committed.
+    """
+    config = make_config(tmp_path)
+    stamp = format_ts(DUE - timedelta(minutes=1))
+    poll = sqlite3.connect(tmp_path / "x.db", isolation_level=None, timeout=30)
+    poll.execute("BEGIN IMMEDIATE")
+    poll.execute(
+        "INSERT INTO articles (id, url, source_id, outlet, title, published_at, fetched_at,"
+        " language, content_hash) VALUES (9001, 'https://le360.ma/late', 1, 'le360.ma',"
+        " 'Atlas Télécom : la mention tardive', ?, ?, 'fr', 'late')",
+        [stamp, stamp],
+    )
+    poll.execute(
+        "INSERT INTO mentions (article_id, brand, snippet, label, owned, mentioned_at, found_at)"
+        " VALUES (9001, 'Atlas Télécom', '… Atlas Télécom …', 'neutral', 0, ?, ?)",
+        [stamp, stamp],
+    )
+    results: list = []
+
+    def digest() -> None:
+        db = open_database(tmp_path / "x.db")
+        try:
+            results.extend(send_digest(config, db, DUE))
+        finally:
+            db.conn.close()
+
+    sender = threading.Thread(target=digest)
+    sender.start()
+    sender.join(0.5)
+    assert sender.is_alive()  # it writes to the ledger, so it waits for the poll's lock
+    poll.execute("COMMIT")
+    sender.join(60)
+    (result,) = results
+    assert (result.status, result.mentions) == ("sent", 2)
