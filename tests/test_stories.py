@@ -155,3 +155,45 @@ def test_long_text_uses_the_lead_only() -> None:
 def test_limited_normalisation_is_a_prefix(text: str, limit: int) -> None:
     padded = (text + " ") * 40  # long enough to be cut in pieces
     assert normalise_words(padded, limit) == normalise_words(padded)[:limit]
+
+
+def test_the_story_index_finds_stored_stories_and_forgets_rolled_back_ones(tmp_path) -> None:
+    """``StoryIndex`` (read from the database, keys hashed, fingerprints read back on a
+    candidate): a rewrite of a stored story is found, another story is not, a story added in
+    this cycle is found, and one whose creation was rolled back is not."""
+    from datetime import UTC, datetime, timedelta
+
+    from ereputation.store import open_database
+    from ereputation.store.record import StoryIndex
+
+    by_story: dict[str, list[dict[str, str]]] = {}
+    for item in ITEMS:
+        by_story.setdefault(item["story"], []).append(item)
+    groups = [items for items in by_story.values() if len(items) >= 2][:3]
+    assert len(groups) == 3
+    (first, rewrite), (second, second_copy), (third, third_copy) = (g[:2] for g in groups)
+
+    def fingerprint(item: dict[str, str]) -> str:
+        return story_fingerprint(item["title"], item["text"])
+
+    now = datetime.now(UTC)
+    db = open_database(tmp_path / "x.db")
+    db.execute(
+        "INSERT INTO stories (id, title, fingerprint, first_seen_at, updated_at)"
+        " VALUES (7, 't', ?, ?, ?)",
+        [fingerprint(first), (now - timedelta(hours=5)).isoformat(), now.isoformat()],
+    )
+    db.conn.commit()
+    index = StoryIndex(db, now)
+    assert index.find(fingerprint(rewrite)) == 7
+    assert index.find(fingerprint(second)) is None
+    for story_id, item in ((8, second), (9, third)):
+        db.execute(
+            "INSERT INTO stories (id, title, fingerprint, first_seen_at, updated_at)"
+            " VALUES (?, 't', ?, ?, ?)",
+            [story_id, fingerprint(item), now.isoformat(), now.isoformat()],
+        )
+        index.add(story_id, fingerprint(item))
+    assert index.find(fingerprint(second_copy)) == 8
+    index.forget([9])
+    assert index.find(fingerprint(third_copy)) is None

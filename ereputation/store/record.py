@@ -123,38 +123,50 @@ class Recorded:
 
 
 class StoryIndex:
-    """Recent stories' fingerprints, to group copies and rewrites, indexed by LSH band key.
+    """Recent stories, to group copies and rewrites, indexed by LSH band key.
 
     Read once per cycle, when first needed: a cycle that records nothing never reads them.
     A new article is compared only with the stories sharing one of its band keys
     (``stories.story_keys``), not with every story of the last three days: that scan grew
     with the square of the articles (69,000 at 10,000 feeds).
+
+    Memory is what limits it: 20,000 distinct stories held their fingerprints and 32 band
+    keys each as strings, in lists: ~6 KB a story, 120 MB.  Keys are now the strings' hashes
+    (this process only), a key maps to one story id (a tuple on the rare collision), and a
+    candidate's fingerprint is read back from the database: ~2.5 KB a story.
     """
 
     def __init__(self, db: sqlite_utils.Database, now: datetime) -> None:
         self._db = db
         self._since = iso(now - STORY_WINDOW)
-        self._fingerprints: dict[int, str] | None = None
-        self._by_key: dict[str, list[int]] = {}
+        self._ids: set[int] | None = None
+        self._by_key: dict[int, int | tuple[int, ...]] = {}
 
-    def _index(self) -> dict[int, str]:
-        if self._fingerprints is None:
-            self._fingerprints = {}
+    def _index(self) -> set[int]:
+        if self._ids is None:
+            self._ids = set()
             for story_id, fingerprint in self._db.execute(
                 "SELECT id, fingerprint FROM stories WHERE first_seen_at >= ? "
                 "AND fingerprint IS NOT NULL ORDER BY id",
                 [self._since],
-            ).fetchall():
+            ):
                 self._put(int(story_id), str(fingerprint))
-        return self._fingerprints
+        return self._ids
 
     def _put(self, story_id: int, fingerprint: str) -> None:
         from ..stories import story_keys  # numpy: only once something is recorded
 
-        assert self._fingerprints is not None
-        self._fingerprints[story_id] = fingerprint
-        for key in story_keys(fingerprint):
-            self._by_key.setdefault(key, []).append(story_id)
+        assert self._ids is not None
+        self._ids.add(story_id)
+        by_key = self._by_key
+        for key in map(hash, story_keys(fingerprint)):
+            old = by_key.get(key)
+            if old is None:
+                by_key[key] = story_id
+            elif isinstance(old, tuple):
+                by_key[key] = (*old, story_id)
+            else:
+                by_key[key] = (old, story_id)
 
     def find(self, fingerprint: str | None) -> int | None:
         """The newest recent story ``fingerprint`` belongs to, or None."""
@@ -163,10 +175,18 @@ class StoryIndex:
         from ..stories import same_story, story_keys
 
         known = self._index()
-        candidates = {sid for key in story_keys(fingerprint) for sid in self._by_key.get(key, ())}
-        for story_id in sorted(candidates, reverse=True):
-            other = known.get(story_id)
-            if other is not None and same_story(fingerprint, other):
+        candidates: set[int] = set()
+        for key in map(hash, story_keys(fingerprint)):
+            found = self._by_key.get(key)
+            if isinstance(found, int):
+                candidates.add(found)
+            elif found is not None:
+                candidates.update(found)
+        for story_id in sorted(candidates & known, reverse=True):
+            row = self._db.execute(
+                "SELECT fingerprint FROM stories WHERE id = ?", [story_id]
+            ).fetchone()
+            if row is not None and row[0] and same_story(fingerprint, str(row[0])):
                 return story_id
         return None
 
@@ -177,9 +197,8 @@ class StoryIndex:
 
     def forget(self, story_ids: Iterable[int]) -> None:
         """Drop stories whose creation was rolled back."""
-        if self._fingerprints is not None:
-            for story_id in story_ids:  # left in _by_key: find() skips ids it does not know
-                self._fingerprints.pop(story_id, None)
+        if self._ids is not None:
+            self._ids.difference_update(story_ids)  # left in _by_key: find() skips them
 
 
 @dataclass(frozen=True)
