@@ -458,10 +458,9 @@ def read_tree(text: str) -> Any:
     import yaml
 
     starts = _line_starts(text)
-    if "%YAML" in text:
-        _check_yaml_version(text, starts)
-    if not _composer_bounds_depth():
-        _check_depth(text, starts)
+    version, depth = "%YAML" in text, not _composer_bounds_depth()
+    if version or depth:
+        _check_events(text, starts, version=version, depth=depth)
     loader = _yaml_loader()(text)
     try:
         node = loader.get_single_node()
@@ -492,36 +491,22 @@ def _composer_bounds_depth() -> bool:
     return bool(get_version() >= (0, 2, 6))
 
 
-def _check_depth(text: str, starts: list[int] | None) -> None:
-    """Refuse nesting past ``_MAX_DEPTH`` as libyaml 0.2.6 does, for an older libyaml.
+def _check_events(text: str, starts: list[int] | None, *, version: bool, depth: bool) -> None:
+    """One walk over the parse events, before composing, for what composing cannot check.
 
-    Parsing events is iterative in libyaml, so this walk cannot overflow where composing can;
-    it costs about half of a load, and only runs with a libyaml that lacks the bound.
+    ``version``: refuse ``%YAML 1.1``, whose meanings (``no`` is false, 0755 is octal) are not
+    read here.  ``depth``: refuse nesting past ``_MAX_DEPTH`` as libyaml 0.2.6 does, for an
+    older libyaml; parsing events is iterative in libyaml, so this walk cannot overflow where
+    composing can (it costs about half of a load, and only runs with such a libyaml).
     """
     import yaml
 
     starts_nesting = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
     ends_nesting = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
-    depth = 0
+    level = 0
     try:
         for event in yaml.parse(text, Loader=_yaml_loader()):
-            if isinstance(event, starts_nesting):
-                depth += 1
-                if depth > _MAX_DEPTH:
-                    raise YamlProblem.at(event.start_mark, starts, "exceeded maximum nesting depth")
-            elif isinstance(event, ends_nesting):
-                depth -= 1
-    except yaml.YAMLError:
-        return  # get_single_node reports the syntax error with its place
-
-
-def _check_yaml_version(text: str, starts: list[int] | None) -> None:
-    """Refuse ``%YAML 1.1``: its meanings (``no`` is false, 0755 is octal) are not read here."""
-    import yaml
-
-    try:
-        for event in yaml.parse(text, Loader=_yaml_loader()):
-            if isinstance(event, yaml.DocumentStartEvent):
+            if version and isinstance(event, yaml.DocumentStartEvent):
                 if event.version and event.version != (1, 2):
                     raise YamlProblem.at(
                         event.start_mark,
@@ -529,7 +514,15 @@ def _check_yaml_version(text: str, starts: list[int] | None) -> None:
                         f"%YAML {event.version[0]}.{event.version[1]} is not supported: "
                         "remove the line, feeds.yaml is read as YAML 1.2",
                     )
-                return
+                version = False  # the first document's directive is the file's
+                if not depth:
+                    return
+            elif depth and isinstance(event, starts_nesting):
+                level += 1
+                if level > _MAX_DEPTH:
+                    raise YamlProblem.at(event.start_mark, starts, "exceeded maximum nesting depth")
+            elif depth and isinstance(event, ends_nesting):
+                level -= 1
     except yaml.YAMLError:
         return  # get_single_node reports the syntax error with its place
 

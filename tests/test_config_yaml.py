@@ -170,14 +170,16 @@ def test_deep_nesting_is_refused_even_by_a_libyaml_without_the_bound(
     else:
         libyaml_says = "line 3, column 2505: not valid YAML: exceeded maximum nesting depth"
     monkeypatch.setattr(yaml_tree, "_composer_bounds_depth", lambda: False)
-    walked: list[str] = []
-    check = yaml_tree._check_depth
+    walked: list[bool] = []
+    check = yaml_tree._check_events
     monkeypatch.setattr(
-        yaml_tree, "_check_depth", lambda *args: (walked.append("yes"), check(*args))[1]
+        yaml_tree,
+        "_check_events",
+        lambda *args, **kw: (walked.append(kw["depth"]), check(*args, **kw))[1],
     )
     (problem,) = problems_of(MINIMAL + nested)
     assert problem == libyaml_says
-    assert walked == ["yes"]
+    assert walked == [True]
     assert parse_config(MINIMAL + "x-a: " + "[" * 50 + "]" * 50 + "\n", PATH).brands
 
 
