@@ -507,19 +507,8 @@ class BrandMatcher:
             casefold = not entry.brand.case_sensitive
             if casefold not in folded:
                 folded[casefold] = _fold(text, casefold)
-            view = folded[casefold]
-            found = []
-            for m in entry.pattern.finditer(view.text):
-                group = m.lastgroup or "t0"
-                start, end = view.span(m.start(group), m.end(group), text)
-                term = entry.terms[int(group[1:])]
-                hit = Hit(entry.brand.name, start, end, text[start:end], term)
-                if entry.exclusions is None or not self._excluded(entry, text, hit):
-                    found.append(hit)
-            if found and entry.query is not None:
-                if not self.query_holds(entry.brand.name, text):
-                    continue
-            hits.extend(found)
+            exclusions = entry.exclusions is not None
+            hits.extend(self._brand_hits(entry, text, entry.pattern, folded[casefold], exclusions))
         hits.sort(key=lambda h: (h.start, -h.end, h.brand))
         return hits
 
@@ -529,6 +518,7 @@ class BrandMatcher:
         ``start``: where the first anchor is (no brand's anchor occurs before it).
         """
         hits: list[Hit] = []
+        view = _Folded(text, None)  # the text is its own fold
         for entry in self._brands:
             if entry.plain_anchors.search(text, start) is None:
                 continue
@@ -536,20 +526,30 @@ class BrandMatcher:
             exclusions = entry.plain_exclusions is not None and (
                 entry.plain_exclusions.search(text) is not None
             )
-            found = []
-            for m in entry.plain_pattern.finditer(text):
-                group = m.lastgroup or "t0"
-                begin, end = m.span(group)
-                term = entry.terms[int(group[1:])]
-                hit = Hit(entry.brand.name, begin, end, text[begin:end], term)
-                if not exclusions or not self._excluded(entry, text, hit):
-                    found.append(hit)
-            if found and entry.query is not None:
-                if not self.query_holds(entry.brand.name, text):
-                    continue
-            hits.extend(found)
+            hits.extend(self._brand_hits(entry, text, entry.plain_pattern, view, exclusions))
         hits.sort(key=lambda h: (h.start, -h.end, h.brand))
         return hits
+
+    def _brand_hits(
+        self,
+        entry: _CompiledBrand,
+        text: str,
+        pattern: re.Pattern[str],
+        view: _Folded,
+        exclusions: bool,
+    ) -> list[Hit]:
+        """``entry``'s hits where ``pattern`` matches ``view`` (``text`` folded), without those
+        an exclusion near them rules out (when ``exclusions``), or none when its query fails."""
+        found = []
+        for m in pattern.finditer(view.text):
+            group = m.lastgroup or "t0"
+            start, end = view.span(m.start(group), m.end(group), text)
+            hit = Hit(entry.brand.name, start, end, text[start:end], entry.terms[int(group[1:])])
+            if not exclusions or not self._excluded(entry, text, hit):
+                found.append(hit)
+        if found and entry.query is not None and not self.query_holds(entry.brand.name, text):
+            return []
+        return found
 
     def _may_match(self, text: str, folded: str) -> bool:
         """False only when no term can match (see ``_candidates``)."""
