@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from corpus import BRANDS_YAML
+from scale import Measure  # each command as its own process: wall time and peak memory
 
 from ereputation.store import open_database
 
@@ -98,19 +98,6 @@ def fill(database: Path, count: int) -> float:
     return time.perf_counter() - start
 
 
-def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak MB of ``command`` ([python, -m module, args…]), that process only.
-
-    The peak is the program's own VmHWM, written by bench/peak.py (see bench/scale.py).
-    """
-    peak_file = cwd / ".peak-kb"
-    peak_file.unlink(missing_ok=True)
-    command = [command[0], str(Path(__file__).parent / "peak.py"), str(peak_file), *command[1:]]
-    start = time.perf_counter()
-    subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True)
-    return time.perf_counter() - start, int(peak_file.read_text()) / 1024
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mentions", type=int, default=1_000_000)
@@ -138,7 +125,7 @@ def main() -> None:
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
         cli = [sys.executable, "-m", "ereputation.cli"]
         today = datetime.now(UTC).date().isoformat()
-        startup = [timed([*cli, "--version"], folder, env)[0] for _ in range(args.runs)]
+        startup = [Measure.of([*cli, "--version"], folder, env).wall for _ in range(args.runs)]
         checks = {
             "mentions --brand --since 7d": [*cli, "mentions", "-c", str(config), "--brand",
                                             "Banque Zellige", "--since", "7d"],
@@ -147,9 +134,9 @@ def main() -> None:
         print(f"{'':34} {'median s':>9} {'peak MB':>8}  "
               f"(startup: {statistics.median(startup):.2f} s)")  # fmt: skip
         for name, command in checks.items():
-            runs = [timed(command, folder, env) for _ in range(args.runs)]
-            seconds = statistics.median(wall for wall, _ in runs)
-            print(f"{name:34} {seconds:9.3f} {max(peak for _, peak in runs):8.1f}")
+            runs = [Measure.of(command, folder, env) for _ in range(args.runs)]
+            seconds = statistics.median(run.wall for run in runs)
+            print(f"{name:34} {seconds:9.3f} {max(run.peak_mb for run in runs):8.1f}")
         db = open_database(folder / "archive.db")
         for name, sql in FULL_TEXT.items():
             for query in ("panne", "fibre AND Casablanca", '"service client"'):
