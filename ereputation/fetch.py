@@ -34,15 +34,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
-from urllib.robotparser import RobotFileParser
 
 import pycurl
 
 from ereputation import __version__
 from ereputation.config import FetchSettings
 from ereputation.errors import FetchError
+
+if TYPE_CHECKING:  # urllib.robotparser pulls in urllib.request and the mail parser: ~20 ms
+    from urllib.robotparser import RobotFileParser
 
 logger = logging.getLogger(__name__)
 
@@ -346,6 +348,8 @@ class Fetcher:
             reason = str(failed)
         else:
             if hop.body is not None:
+                from urllib.robotparser import RobotFileParser  # only once a page is read
+
                 parser = RobotFileParser(robots_url)
                 parser.parse(hop.body.decode("utf-8", errors="replace").splitlines())
                 parser.modified()  # can_fetch() refuses everything until this is set

@@ -48,8 +48,9 @@ class SourceOutcome:
     status: int | None = None
     etag: str | None = None
     last_modified: str | None = None
-    not_modified: bool = False
+    not_modified: bool = False  # 304, or the very body read whole last time
     error: str | None = None  # one line; None when the poll succeeded
+    body_hash: str | None = None  # the body judged by this poll (its verdict: ``error``)
     retry_after: float | None = None
     items_read: int = 0  # items in the document, new or not
     seen_hashes: tuple[str, ...] = ()  # every new item processed, with or without a mention

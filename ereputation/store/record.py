@@ -85,6 +85,8 @@ class SourceState:
     failures: int
     feed_url: str | None
     last_ok_at: datetime | None = None
+    body_hash: str | None = None  # the last body judged; its verdict is ``last_error``
+    last_error: str | None = None
 
 
 def sync_sources(db: sqlite_utils.Database, sources: Sequence[Source]) -> dict[str, SourceState]:
@@ -106,13 +108,14 @@ def sync_sources(db: sqlite_utils.Database, sources: Sequence[Source]) -> dict[s
     wanted = {s.url for s in sources}
     states = {}
     for row in db.execute(
-        "SELECT id, url, etag, last_modified, next_poll_at, failures, feed_url, last_ok_at "
-        "FROM sources"
+        "SELECT id, url, etag, last_modified, next_poll_at, failures, feed_url, last_ok_at, "
+        "body_hash, last_error FROM sources"
     ).fetchall():
         if row[1] in wanted:
             states[row[1]] = SourceState(
-                row[0], row[2], row[3], parse_iso(row[4]), row[5], row[6], parse_iso(row[7])
-            )
+                row[0], row[2], row[3], parse_iso(row[4]), row[5], row[6], parse_iso(row[7]),
+                row[8], row[9],
+            )  # fmt: skip
     return states
 
 
@@ -272,23 +275,28 @@ def _write_outcome(
         conn.execute(
             "UPDATE sources SET last_polled_at = ?, last_ok_at = ?, failures = 0, "
             "last_error = NULL, last_status = ?, next_poll_at = ?, "
-            "etag = CASE WHEN ? THEN etag ELSE ? END, "
-            "last_modified = CASE WHEN ? THEN last_modified ELSE ? END, "
+            "etag = CASE WHEN ? THEN coalesce(?, etag) ELSE ? END, "
+            "last_modified = CASE WHEN ? THEN coalesce(?, last_modified) ELSE ? END, "
+            # Unchanged: the body judged before stays, if it was judged fine (failures are
+            # the count before this poll: SET reads the row as it was).
+            "body_hash = CASE WHEN ? THEN CASE WHEN failures = 0 THEN body_hash END ELSE ? END, "
             "items_seen = items_seen + ?, "
             "feed_url = CASE WHEN ? THEN NULL ELSE coalesce(?, feed_url) END WHERE id = ?",
             [
                 polled, polled, outcome.status, iso(next_poll_at),
-                outcome.not_modified, outcome.etag,
-                outcome.not_modified, outcome.last_modified,
+                outcome.not_modified, outcome.etag, outcome.etag,
+                outcome.not_modified, outcome.last_modified, outcome.last_modified,
+                outcome.not_modified, outcome.body_hash,
                 len(outcome.seen_hashes), outcome.forget_feed, outcome.feed_url, state.id,
             ],
         )  # fmt: skip
     else:
         conn.execute(
             "UPDATE sources SET last_polled_at = ?, failures = failures + 1, last_error = ?, "
-            "last_status = ?, next_poll_at = ? WHERE id = ?",
-            [polled, outcome.error, outcome.status, iso(next_poll_at), state.id],
-        )
+            "last_status = ?, next_poll_at = ?, body_hash = ? WHERE id = ?",
+            [polled, outcome.error, outcome.status, iso(next_poll_at), outcome.body_hash,
+             state.id],
+        )  # fmt: skip
     for article in outcome.articles:
         article_id, created = _insert_article(conn, state.id, article, polled, stories,
                                               added_stories)  # fmt: skip

@@ -201,4 +201,11 @@ MIGRATIONS: list[str] = [
         recheck_at TEXT                    -- UTC: when a signal held by a cooldown is free
     );
     """,
+    # 7: many servers ignore conditional GET and send the same feed again and again; its hash
+    # tells the next poll there is nothing to parse (bench/scale.py: an all-unchanged pass no
+    # longer loads the feed parsers just to re-read the broken feeds).  Its verdict is
+    # `last_error`: null when the body was read whole.
+    """
+    ALTER TABLE sources ADD COLUMN body_hash TEXT;  -- sha1 of the last body judged; null: none
+    """,
 ]
