@@ -26,11 +26,8 @@ from urllib.parse import urljoin, urlsplit
 from .canonical import canonical_url, clean_link, outlet_of
 from .config import Brand, Config, Source
 from .fetch import Fetcher, FetchResult, next_poll_delay
-from .language import detect_language
-from .match import BrandMatcher, Hit, make_snippet, mention_context
 from .owned import is_owned
 from .records import ArticleRecord, MentionRecord, SourceOutcome
-from .sentiment import score_sentiment
 from .store.record import (
     PendingOutcome,
     SeenItems,
@@ -45,6 +42,7 @@ if TYPE_CHECKING:
 
     from .article import Article
     from .extract import FeedItem
+    from .match import BrandMatcher, Hit
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +89,8 @@ class Analyzer:
         """Built on first use (~70 ms for the first one in a process): a poll where every
         feed is unchanged never needs it."""
         if self._matcher is None:
+            from .match import BrandMatcher  # with language and sentiment: ~25 ms of imports
+
             with self._models_lock:
                 if self._matcher is None:
                     self._matcher = BrandMatcher(list(self.brands.values()))
@@ -104,6 +104,8 @@ class Analyzer:
         The language identifier (py3langid, ~100 MB and 1 s to load) waits for the first
         text whose language the stop-word vote leaves open: see ``language.detect_language``.
         """
+        from .sentiment import score_sentiment
+
         with self._models_lock:
             if not self._models_loaded:
                 for language in ("fr", "en", "ar"):
@@ -133,6 +135,10 @@ class Analyzer:
             return None, ()
         if not self._models_loaded:
             self._load_models()
+        from .language import detect_language
+        from .match import make_snippet, mention_context
+        from .sentiment import score_sentiment
+
         language = detect_language(text) or _short_language(declared_language)
         first: dict[str, Hit] = {}
         terms: dict[str, list[str]] = {}
