@@ -267,17 +267,7 @@ class SourcePoller:
             if record is not None and record.mentions:
                 articles.append(record)
             seen.append(key)
-        if not whole:
-            # Items wait for a later poll: it must read this body again, not get a 304.
-            return SourceOutcome(
-                source, now, status=result.status, items_read=len(parsed.items),
-                seen_hashes=tuple(seen), articles=tuple(articles),
-            )  # fmt: skip
-        return SourceOutcome(
-            source, now, status=result.status, etag=result.etag,
-            last_modified=result.last_modified, items_read=len(parsed.items),
-            seen_hashes=tuple(seen), articles=tuple(articles), body_hash=body_hash,
-        )  # fmt: skip
+        return _read(source, now, result, len(parsed.items), seen, articles, whole, body_hash)
 
     def _read_article(self, url: str) -> tuple[Article | None, bool]:
         """The article page's content, and whether a failure is worth retrying next poll.
@@ -367,9 +357,13 @@ class SourcePoller:
         seen: list[str] = []
         articles: list[ArticleRecord] = []
         budget = source.max_articles
+        whole = True
         for link in links:
             key = keys[link]
-            if key not in new or budget <= 0 or self.stop.is_set():
+            if key not in new:
+                continue
+            if budget <= 0 or self.stop.is_set():
+                whole = False
                 continue
             new.discard(key)
             if self.seen.article_known(canonical_url(link)):
@@ -380,6 +374,8 @@ class SourcePoller:
             if not page.ok or not page.body:
                 if page.status is not None and 400 <= page.status < 500 and page.status != 429:
                     seen.append(key)  # gone or forbidden: do not ask again
+                else:
+                    whole = False
                 continue
             article = extract_article(page.body, page.final_url)
             item = FeedItem(
@@ -391,11 +387,30 @@ class SourcePoller:
             if record is not None:
                 articles.append(record)
             seen.append(key)
-        return SourceOutcome(
-            source, now, status=listing.status, etag=listing.etag,
-            last_modified=listing.last_modified, items_read=len(links),
-            seen_hashes=tuple(seen), articles=tuple(articles),
-        )  # fmt: skip
+        return _read(source, now, listing, len(links), seen, articles, whole)
+
+
+def _read(
+    source: Source,
+    now: datetime,
+    result: FetchResult,
+    items_read: int,
+    seen: list[str],
+    articles: list[ArticleRecord],
+    whole: bool,
+    body_hash: str | None = None,
+) -> SourceOutcome:
+    """The outcome of a body read.  When items wait for a later poll (``whole`` false), no
+    validators and no hash are kept: that poll must read the body again, not get a 304."""
+    if not whole:
+        etag = last_modified = body_hash = None
+    else:
+        etag, last_modified = result.etag, result.last_modified
+    return SourceOutcome(
+        source, now, status=result.status, etag=etag, last_modified=last_modified,
+        items_read=items_read, seen_hashes=tuple(seen), articles=tuple(articles),
+        body_hash=body_hash,
+    )  # fmt: skip
 
 
 def _item_key(item: FeedItem) -> str:

@@ -129,3 +129,21 @@ def test_items_over_the_article_budget_are_read_next_poll_even_from_an_etag_serv
     assert len(stored(tmp_path)) == 1
     run_once(load_config(path))
     assert stored(tmp_path) == {site.url("/a/1"), site.url("/a/2")}
+
+
+def test_articles_over_the_budget_of_a_listing_page_with_etag_come_next_poll(tmp_path, site):
+    listing = '<html><body><ul class="l">' + "".join(
+        f'<li><a class="t" href="/a/{n}">Brève numéro {n}</a></li>' for n in (1, 2)
+    ) + "</ul></body></html>"  # fmt: skip
+    url = site.add("/", listing, ETag='"l1"')
+    site.add("/robots.txt", "")
+    for n in (1, 2):
+        site.add(f"/a/{n}", ARTICLE.format(title=f"Brève {n}", body="Atlas Télécom investit."))
+    path = config(tmp_path, url, ', kind: page, selector: ".l a.t", max_articles: 1')
+
+    run_once(load_config(path))
+    assert len(stored(tmp_path)) == 1
+    run_once(load_config(path))
+    assert stored(tmp_path) == {site.url("/a/1"), site.url("/a/2")}
+    last = run_once(load_config(path))  # nothing left: the validators are kept again
+    assert last.not_modified == 1
