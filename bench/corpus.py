@@ -8,6 +8,12 @@ accents dropped or kept, Arabic clitics glued to the name, a brand that is also 
 ``Atlas Télécommunications``, an exclusion next to the hit (*Atlas Mountains*).  A share of
 feeds fail on purpose (5xx, broken XML, a server that never answers in time).
 
+Each item tells a story of its own, as real news does: its title and lead carry names,
+places and figures drawn from a seeded vocabulary of made-up words, so the daemon's story
+grouping holds one story per article (the rounds before 2026-11-26 had ~12 stories in all,
+which hid the cost of many).  ``SYNDICATED_SHARE`` of the items are copies of an earlier
+item's story in another feed, as agency dispatches are.
+
 Same ``n`` and ``seed``: byte-identical documents, so runs and machines can be compared.
 """
 
@@ -101,6 +107,15 @@ SENTENCES = {
     ],
 }
 FORMATS = ("rss", "rss", "atom", "rdf")
+SYNDICATED_SHARE = 0.10
+STORY_WORDS = 48  # made-up names, places and figures: 4 in the title, the rest in the lead
+# Made-up words must never be or contain a brand term or a trap: the truth would be wrong.
+_FORBIDDEN = ("orang", "atlas", "zellig", "telecom", "télécom", "banqu", "bank",
+              "الأطلس", "الزليج", "اتصالات", "بنك", "اورنج", "برتقال")  # fmt: skip
+_SYLLABLES = {
+    "latin": [c + v for c in "bcdfghjklmnprstvz" for v in ("a", "e", "i", "o", "u", "ou", "é")],
+    "ar": [c + v for c in "بتثجحخدرزسشصطعغفقكلمنهي" for v in ("ا", "و", "ي", "")],
+}
 MENTION_SHARE = 0.12
 TRAP_SHARE = 0.10
 EXCLUDED_SHARE = 0.02
@@ -130,6 +145,7 @@ def make_corpus(
     """``n`` feeds; ``fail_share`` of them fail (split between 5xx, broken XML and timeouts)."""
     rng = random.Random(seed)
     now = (now or datetime.now(UTC)).replace(microsecond=0)
+    stories = _Stories(random.Random(seed + 1))
     feeds = []
     truth: set[tuple[str, str]] = set()
     for index in range(n):
@@ -141,7 +157,7 @@ def make_corpus(
             kind = "ok"
         language = rng.choices(("fr", "en", "ar"), weights=(6, 2.5, 1.5))[0]
         fmt = FORMATS[index % len(FORMATS)]
-        items = [_item(rng, index, j, language, now) for j in range(rng.randint(20, 100))]
+        items = [_item(rng, stories, index, j, language, now) for j in range(rng.randint(20, 100))]
         if kind == "error" or kind == "timeout":
             feeds.append(Feed(path, kind, b"", 0))
             continue
@@ -161,8 +177,42 @@ def make_corpus(
 _Item = tuple[str, str, str, datetime, tuple[str, ...]]  # url, title, html, published, brands
 
 
-def _item(rng: random.Random, feed: int, number: int, language: str, now: datetime) -> _Item:
+class _Stories:
+    """Each item's own story (title words and lead), or now and then an earlier one's copy."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.words = {script: self._vocabulary(script) for script in _SYLLABLES}
+        self.told: dict[str, list[tuple[int, str, str]]] = {"fr": [], "en": [], "ar": []}
+
+    def _vocabulary(self, script: str, size: int = 20_000) -> list[str]:
+        words: set[str] = set()
+        syllables = _SYLLABLES[script]
+        while len(words) < size:
+            word = "".join(self.rng.choices(syllables, k=self.rng.randint(2, 4)))
+            if not any(bad in word for bad in _FORBIDDEN):
+                words.add(word.capitalize() if script == "latin" else word)
+        return sorted(words)
+
+    def story(self, feed: int, language: str) -> tuple[str, str]:
+        """(words for the title, a lead sentence): new, or an earlier feed's story again."""
+        told = [t for t in self.told[language][-200:] if t[0] != feed]
+        if told and self.rng.random() < SYNDICATED_SHARE:
+            _, title, lead = self.rng.choice(told)
+            return title, lead
+        words = self.rng.sample(self.words["ar" if language == "ar" else "latin"], STORY_WORDS)
+        figure = f"{self.rng.randint(2, 980)}"
+        title = " ".join(words[:4])
+        lead = " ".join(words[4:]) + f" {figure}."
+        self.told[language].append((feed, title, lead))
+        return title, lead
+
+
+def _item(
+    rng: random.Random, stories: _Stories, feed: int, number: int, language: str, now: datetime
+) -> _Item:
     sentences = rng.sample(SENTENCES[language], k=min(4, len(SENTENCES[language])))
+    story_title, lead = stories.story(feed, language)
     brands: list[str] = []
     roll = rng.random()
     if roll < MENTION_SHARE:
@@ -180,8 +230,8 @@ def _item(rng: random.Random, feed: int, number: int, language: str, now: dateti
         )
     elif roll < MENTION_SHARE + TRAP_SHARE + EXCLUDED_SHARE and language in EXCLUDED:
         sentences.insert(1, EXCLUDED[language])
-    title = sentences[0][:-1]
-    body = "".join(f"<p>{escape(s)}</p>" for s in sentences[1:])
+    title = f"{story_title} : {sentences[0][:-1]}"
+    body = f"<p>{escape(lead)}</p>" + "".join(f"<p>{escape(s)}</p>" for s in sentences[1:])
     if rng.random() < 0.3:
         body += '<p><a href="https://example.com/x">Lire la suite</a> <img src="x.jpg"/></p>'
     url = f"https://site{feed % 97}.example.com/{feed}/article-{number}.html"

@@ -181,6 +181,24 @@ def story_keys(fingerprint: str) -> list[str]:
     ]
 
 
+def story_signature(fingerprint: str) -> np.ndarray | None:
+    """The MinHash signature inside a fingerprint (``PERMUTATIONS`` uint32), or None when it
+    is empty, malformed or of another version.  Not cached: for an index that keeps it."""
+    return _signature.__wrapped__(fingerprint)
+
+
+def band_hashes(signature: np.ndarray) -> list[int]:
+    """``story_keys`` as integers of this process (``hash``), for an in-memory index."""
+    return [hash((band, part.tobytes())) for band, part in enumerate(signature.reshape(BANDS, -1))]
+
+
+def same_story_rows(signatures: np.ndarray, signature: np.ndarray) -> np.ndarray:
+    """Which rows of ``signatures`` (one signature a row) tell the story of ``signature``:
+    ``same_story`` for many at once, one vectorised comparison."""
+    equal = np.count_nonzero(signatures == signature, axis=1)
+    return equal / PERMUTATIONS >= THRESHOLD  # as story_similarity computes it
+
+
 @lru_cache(maxsize=1 << 14)  # words recur across articles; 16 K entries are ~2.5 MB
 def _hash32(feature: str) -> int:
     digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=4).digest()
