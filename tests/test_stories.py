@@ -159,8 +159,8 @@ def test_limited_normalisation_is_a_prefix(text: str, limit: int) -> None:
 
 def test_the_story_index_finds_stored_stories_and_forgets_rolled_back_ones(tmp_path) -> None:
     """``StoryIndex`` (read from the database, signatures as rows of one array, candidates by
-    band key compared at once): a rewrite of a stored story is found, another story is not, a story added in
-    this cycle is found, and one whose creation was rolled back is not."""
+    band key compared at once): a rewrite of a stored story is found, another story is not,
+    a story added in this cycle is found, and one whose creation was rolled back is not."""
     from datetime import UTC, datetime, timedelta
 
     from ereputation.store import open_database
