@@ -116,15 +116,24 @@ def test_model_is_loaded_once_whatever_the_number_of_threads(monkeypatch) -> Non
     assert set(results) == {"fr"}
 
 
-def test_the_slim_model_answers_as_py3langid_restricted_to_the_same_languages() -> None:
-    """``_load_identifier`` cuts py3langid's tables to our 13 languages while loading (half
-    the memory); its answers, probabilities included, must be the library's own."""
+@pytest.mark.parametrize("shipped_trie", [True, False], ids=["feature trie", "chunked DFA"])
+def test_the_slim_model_answers_as_py3langid_restricted_to_the_same_languages(
+    shipped_trie: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``_load_identifier`` keeps only what our 13 languages need: the shipped feature trie
+    (``langid_table``) or, when it was made from another model, py3langid's transition table
+    read in chunks.  Either way its answers, probabilities included, are the library's own."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
+    from ereputation import langid_table
+
+    if not shipped_trie:
+        monkeypatch.setattr(langid_table, "read_table", lambda digest: None)
     reference = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     reference.set_languages(list(language._LANGUAGES))
     slim = language._load_identifier()
     assert isinstance(slim.tk_nextmove, array.array)
+    assert (len(slim.tk_nextmove) == 0) is shipped_trie  # the 37 MB table is not loaded
     assert slim.nb_ptc.shape[1] == len(language._LANGUAGES) < reference._full_model[0].shape[1]
     texts = [
         line.split("\t")[0]
