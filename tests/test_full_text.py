@@ -79,3 +79,31 @@ def test_a_page_that_is_gone_leaves_the_feed_text(tmp_path, site):
     run_once(load_config(path))
     assert stored(tmp_path) == {gone}
     assert len(site.hits("/a/disparu")) == 1
+
+
+def test_feeds_waiting_for_article_pages_do_not_hold_up_the_others(tmp_path, site, monkeypatch):
+    """A feed waiting for an article page leaves its judging slot to another feed: with one
+    slot and three feeds whose pages are read, the cycle ends with every mention."""
+    import threading
+
+    from ereputation import pipeline
+
+    monkeypatch.setattr(pipeline, "JUDGING", 1)
+    sources = []
+    for n in (1, 2, 3):
+        page = site.url(f"/a/{n}")
+        site.add(f"/f{n}.xml", rss([(f"t{n}", f"Brève {n}", page, "Court.", 1)]))
+        site.add(f"/a/{n}", ARTICLE.format(title=f"Brève {n}", body="Atlas Télécom investit."))
+        sources.append(f"{{name: F{n}, url: '{site.url(f'/f{n}.xml')}'}}")
+    site.add("/robots.txt", "")
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        "database: t.db\nbrands: [{name: Atlas Télécom}]\n"
+        f"sources: [{', '.join(sources)}]\nfetch: {{host_delay: 0, per_host: 4}}\n",
+        encoding="utf-8",
+    )
+    done = threading.Thread(target=run_once, args=(load_config(path),), daemon=True)
+    done.start()
+    done.join(timeout=60)
+    assert not done.is_alive()
+    assert stored(tmp_path) == {site.url(f"/a/{n}") for n in (1, 2, 3)}
