@@ -187,16 +187,113 @@ def story_signature(fingerprint: str) -> np.ndarray | None:
     return _signature.__wrapped__(fingerprint)
 
 
-def band_hashes(signature: np.ndarray) -> list[int]:
-    """``story_keys`` as integers of this process (``hash``), for an in-memory index."""
-    return [hash((band, part.tobytes())) for band, part in enumerate(signature.reshape(BANDS, -1))]
-
-
 def same_story_rows(signatures: np.ndarray, signature: np.ndarray) -> np.ndarray:
     """Which rows of ``signatures`` (one signature a row) tell the story of ``signature``:
     ``same_story`` for many at once, one vectorised comparison."""
     equal = np.count_nonzero(signatures == signature, axis=1)
     return equal / PERMUTATIONS >= THRESHOLD  # as story_similarity computes it
+
+
+# One odd constant per band, so that equal rows in two bands give two keys.
+_BAND_SALT = np.array([(band * 0x9E3779B97F4A7C15) % (1 << 64) for band in range(BANDS)],
+                      dtype=np.uint64)  # fmt: skip
+_MIX = np.uint64(0x100000001B3)
+
+
+def band_keys(signature: np.ndarray) -> np.ndarray:
+    """The LSH band keys of ``story_keys`` as ``BANDS`` uint64 (two bands' keys may collide,
+    which only adds a candidate that ``same_story`` then turns down)."""
+    parts = signature.reshape(BANDS, -1).astype(np.uint64)
+    keys = np.zeros(BANDS, dtype=np.uint64)
+    for column in range(parts.shape[1]):
+        keys = keys * _MIX ^ parts[:, column]  # wraps around 2**64, as meant
+    return keys ^ _BAND_SALT
+
+
+class SignatureIndex:
+    """Stories' signatures, to find the newest story a new signature belongs to.
+
+    Memory shapes it: a first pass over 10,000 feeds holds ~70,000 recent stories.  The
+    signatures are rows of one array (256 bytes a story).  The band keys (``BANDS`` a
+    story) are a sorted array of keys beside the rows they come from (12 bytes a key),
+    searched with ``searchsorted``; the keys of the latest stories wait in a small dict
+    until there are ``_RECENT`` of them, then are merged in (a linear merge of two sorted
+    runs).  As a dict of Python ints, the keys took ~2.4 KB a story (bench/scale.py).
+    All candidates a signature's keys bring are compared at once (``same_story_rows``).
+    """
+
+    _RECENT = 1 << 14  # band keys held in the dict before a merge
+
+    def __init__(self) -> None:
+        self._signatures = np.empty((0, PERMUTATIONS), dtype=">u4")
+        self._ids = np.empty(0, dtype=np.int64)  # row -> story id; 0: forgotten
+        self._count = 0
+        self._keys = np.empty(0, dtype=np.uint64)  # sorted
+        self._rows = np.empty(0, dtype=np.int32)  # the row of each key
+        self._recent: dict[int, list[int]] = {}
+        self._recent_keys = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def add(self, story_id: int, signature: np.ndarray) -> None:
+        row = self._count
+        if row == len(self._ids):
+            size = max(64, 2 * row)
+            self._signatures = np.resize(self._signatures, (size, PERMUTATIONS))
+            self._ids = np.resize(self._ids, size)
+        self._signatures[row] = signature
+        self._ids[row] = story_id
+        self._count += 1
+        for key in band_keys(signature).tolist():
+            self._recent.setdefault(key, []).append(row)
+        self._recent_keys += BANDS
+        if self._recent_keys >= self._RECENT:
+            self._merge()
+
+    def _merge(self) -> None:
+        keys = np.fromiter(
+            (key for key, rows in self._recent.items() for _ in rows), dtype=np.uint64,
+            count=self._recent_keys,
+        )  # fmt: skip
+        rows = np.fromiter(
+            (row for found in self._recent.values() for row in found), dtype=np.int32,
+            count=self._recent_keys,
+        )  # fmt: skip
+        order = np.argsort(keys, kind="stable")
+        keys, rows = (
+            np.concatenate((self._keys, keys[order])),
+            np.concatenate((self._rows, rows[order])),
+        )
+        order = np.argsort(keys, kind="stable")  # two sorted runs: a linear merge
+        self._keys, self._rows = keys[order], rows[order]
+        self._recent.clear()
+        self._recent_keys = 0
+
+    def find(self, signature: np.ndarray) -> int | None:
+        """The id of the newest story ``signature`` belongs to, or None."""
+        if not self._count:
+            return None
+        keys = band_keys(signature)
+        found: list[np.ndarray] = []
+        if len(self._keys):
+            starts = np.searchsorted(self._keys, keys, "left").tolist()
+            ends = np.searchsorted(self._keys, keys, "right").tolist()
+            found += [self._rows[a:b] for a, b in zip(starts, ends, strict=True) if b > a]
+        recent = [row for key in keys.tolist() for row in self._recent.get(key, ())]
+        if recent:
+            found.append(np.array(recent, dtype=np.int32))
+        if not found:
+            return None
+        rows = np.unique(np.concatenate(found))
+        ids = self._ids[rows[same_story_rows(self._signatures[rows], signature)]]
+        best = int(ids.max(initial=0))
+        return best or None
+
+    def forget(self, story_id: int) -> None:
+        """The story is gone (its creation was rolled back): never found again."""
+        ids = self._ids[: self._count]
+        ids[ids == story_id] = 0
 
 
 @lru_cache(maxsize=1 << 14)  # words recur across articles; 16 K entries are ~2.5 MB

@@ -197,3 +197,46 @@ def test_the_story_index_finds_stored_stories_and_forgets_rolled_back_ones(tmp_p
     assert index.find(fingerprint(second_copy)) == 8
     index.forget([9])
     assert index.find(fingerprint(third_copy)) is None
+
+
+def test_the_signature_index_finds_what_comparing_every_candidate_finds(monkeypatch) -> None:
+    """``SignatureIndex`` (band keys in sorted arrays, merged from a dict in steps) answers
+    as the plain rule: the newest story sharing a band key with ``same_story`` true."""
+    import random
+
+    from ereputation.stories import SignatureIndex, story_signature
+
+    monkeypatch.setattr(SignatureIndex, "_RECENT", 8 * 32)  # a merge every 8 stories
+    rng = random.Random(5)
+    vocabulary = [f"mot{n}" for n in range(400)]
+    texts: list[list[str]] = []
+    for _ in range(300):
+        if texts and rng.random() < 0.4:  # a rewrite of an earlier story: some words changed
+            words = list(rng.choice(texts))
+            for _ in range(rng.randint(0, 25)):
+                words[rng.randrange(len(words))] = rng.choice(vocabulary)
+        else:
+            words = rng.sample(vocabulary, 40)
+        texts.append(words)
+    index = SignatureIndex()
+    stored: list[tuple[int, str]] = []
+    groupings = 0
+    for number, words in enumerate(texts, start=1):
+        fingerprint = story_fingerprint(" ".join(words[:5]), " ".join(words[5:]))
+        keys = set(story_keys(fingerprint))
+        expected = max(
+            (story_id for story_id, other in stored
+             if keys & set(story_keys(other)) and same_story(fingerprint, other)),
+            default=None,
+        )  # fmt: skip
+        signature = story_signature(fingerprint)
+        assert signature is not None
+        assert index.find(signature) == expected
+        groupings += expected is not None
+        if expected is None:
+            index.add(number, signature)
+            stored.append((number, fingerprint))
+            if number % 50 == 0:  # a rolled-back creation
+                index.forget(number)
+                stored.pop()
+    assert 30 < groupings < 200  # both outcomes are exercised

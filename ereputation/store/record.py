@@ -24,7 +24,7 @@ from ..errors import StoreError
 from ..records import ArticleRecord, SourceOutcome
 
 if TYPE_CHECKING:
-    import numpy as np
+    from ..stories import SignatureIndex
 
 log = logging.getLogger(__name__)
 
@@ -129,104 +129,61 @@ class Recorded:
 
 
 class StoryIndex:
-    """Recent stories, to group copies and rewrites: their signatures, indexed by LSH band.
+    """The stories of the last ``STORY_WINDOW``, to group copies and rewrites.
 
     Read once per cycle, when first needed: a cycle that records nothing never reads them.
-    A new article is compared with the stories that share one of its band keys
-    (``stories.band_hashes``), all at once: their signatures are rows of one array.
-
-    Why this shape (bench/scale.py, on a corpus where each article tells its own story):
-    with 2-row bands, unrelated articles that share common words are candidates often
-    (27 % of pairs at a Jaccard of 0.1), so confirming candidates one by one, each read back
-    from the database, took 2.2 ms an article, 15 s of a 1,000-feed first pass.  A signature
-    is 256 bytes of the array; the band keys are ~2.4 KB of dict a story.
+    The index itself is ``stories.SignatureIndex`` (signatures and LSH band keys in numpy
+    arrays).  Why (bench/scale.py, on a corpus where each article tells its own story): with
+    2-row bands, unrelated articles sharing common words are candidates often (27 % of pairs
+    at a Jaccard of 0.1); confirming them one by one, each read back from the database,
+    took 2.2 ms an article, and band keys as a dict of ints ~2.4 KB a story.
     """
 
     def __init__(self, db: sqlite_utils.Database, now: datetime) -> None:
         self._db = db
         self._since = iso(now - STORY_WINDOW)
-        self._row_of: dict[int, int] | None = None  # story id -> row
-        self._story_ids: list[int] = []  # row -> story id (0: rolled back)
-        self._signatures: np.ndarray | None = None  # one signature a row, grown by doubling
-        self._by_key: dict[int, int | list[int]] = {}  # band key -> row(s)
+        self._index: SignatureIndex | None = None
 
-    def _index(self) -> dict[int, int]:
-        if self._row_of is None:
-            self._row_of = {}
+    def _loaded(self) -> SignatureIndex:
+        if self._index is None:
+            from ..stories import SignatureIndex  # numpy: only once something is recorded
+
+            self._index = SignatureIndex()
             for story_id, fingerprint in self._db.execute(
                 "SELECT id, fingerprint FROM stories WHERE first_seen_at >= ? "
                 "AND fingerprint IS NOT NULL ORDER BY id",
                 [self._since],
             ):
-                self._put(int(story_id), str(fingerprint))
-        return self._row_of
+                self._add(int(story_id), str(fingerprint))
+        return self._index
 
-    def _put(self, story_id: int, fingerprint: str) -> None:
-        import numpy as np  # only once something is recorded
-
-        from ..stories import band_hashes, story_signature
+    def _add(self, story_id: int, fingerprint: str) -> None:
+        from ..stories import story_signature
 
         signature = story_signature(fingerprint)
-        if signature is None:
-            return
-        assert self._row_of is not None
-        row = len(self._story_ids)
-        if self._signatures is None or row == len(self._signatures):
-            grown = np.empty((max(64, 2 * row), len(signature)), dtype=signature.dtype)
-            if self._signatures is not None:
-                grown[:row] = self._signatures
-            self._signatures = grown
-        self._signatures[row] = signature
-        self._story_ids.append(story_id)
-        self._row_of[story_id] = row
-        by_key = self._by_key
-        for key in band_hashes(signature):
-            rows = by_key.get(key)
-            if rows is None:
-                by_key[key] = row
-            elif isinstance(rows, list):
-                rows.append(row)
-            else:
-                by_key[key] = [rows, row]
+        if signature is not None and self._index is not None:
+            self._index.add(story_id, signature)
 
     def find(self, fingerprint: str | None) -> int | None:
         """The newest recent story ``fingerprint`` belongs to, or None."""
         if not fingerprint:
             return None
-        import numpy as np
+        from ..stories import story_signature
 
-        from ..stories import band_hashes, same_story_rows, story_signature
-
-        self._index()
+        index = self._loaded()
         signature = story_signature(fingerprint)
-        if signature is None or self._signatures is None:
-            return None
-        candidates: set[int] = set()
-        for key in band_hashes(signature):
-            found = self._by_key.get(key)
-            if isinstance(found, int):
-                candidates.add(found)
-            elif found is not None:
-                candidates.update(found)
-        if not candidates:
-            return None
-        rows = np.fromiter(candidates, dtype=np.intp, count=len(candidates))
-        matching = rows[same_story_rows(self._signatures[rows], signature)]
-        ids = [self._story_ids[row] for row in matching.tolist()]
-        return max(ids, default=0) or None  # 0: rolled back
+        return None if signature is None else index.find(signature)
 
     def add(self, story_id: int, fingerprint: str | None) -> None:
         if fingerprint:
-            self._index()
-            self._put(story_id, fingerprint)
+            self._loaded()
+            self._add(story_id, fingerprint)
 
     def forget(self, story_ids: Iterable[int]) -> None:
         """Drop stories whose creation was rolled back."""
-        if self._row_of is not None:
+        if self._index is not None:
             for story_id in story_ids:
-                row = self._row_of.pop(story_id, None)
-                if row is not None:
-                    self._story_ids[row] = 0  # left in the band keys: find() skips it
+                self._index.forget(story_id)
 
 
 @dataclass(frozen=True)
