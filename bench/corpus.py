@@ -140,12 +140,21 @@ class Corpus:
 
 
 def make_corpus(
-    n: int, seed: int = 7, *, fail_share: float = 0.03, now: datetime | None = None
+    n: int,
+    seed: int = 7,
+    *,
+    fail_share: float = 0.03,
+    now: datetime | None = None,
+    stories: bool = True,
 ) -> Corpus:
-    """``n`` feeds; ``fail_share`` of them fail (split between 5xx, broken XML and timeouts)."""
+    """``n`` feeds; ``fail_share`` of them fail (split between 5xx, broken XML and timeouts).
+
+    ``stories=False``: the corpus of the rounds before 2026-11-26, byte for byte (items made
+    of template sentences only, ~12 stories in all), to compare with their numbers.
+    """
     rng = random.Random(seed)
     now = (now or datetime.now(UTC)).replace(microsecond=0)
-    stories = _Stories(random.Random(seed + 1))
+    told = _Stories(random.Random(seed + 1)) if stories else None
     feeds = []
     truth: set[tuple[str, str]] = set()
     for index in range(n):
@@ -157,7 +166,7 @@ def make_corpus(
             kind = "ok"
         language = rng.choices(("fr", "en", "ar"), weights=(6, 2.5, 1.5))[0]
         fmt = FORMATS[index % len(FORMATS)]
-        items = [_item(rng, stories, index, j, language, now) for j in range(rng.randint(20, 100))]
+        items = [_item(rng, told, index, j, language, now) for j in range(rng.randint(20, 100))]
         if kind == "error" or kind == "timeout":
             feeds.append(Feed(path, kind, b"", 0))
             continue
@@ -209,10 +218,9 @@ class _Stories:
 
 
 def _item(
-    rng: random.Random, stories: _Stories, feed: int, number: int, language: str, now: datetime
+    rng: random.Random, told: _Stories | None, feed: int, number: int, language: str, now: datetime
 ) -> _Item:
     sentences = rng.sample(SENTENCES[language], k=min(4, len(SENTENCES[language])))
-    story_title, lead = stories.story(feed, language)
     brands: list[str] = []
     roll = rng.random()
     if roll < MENTION_SHARE:
@@ -230,8 +238,12 @@ def _item(
         )
     elif roll < MENTION_SHARE + TRAP_SHARE + EXCLUDED_SHARE and language in EXCLUDED:
         sentences.insert(1, EXCLUDED[language])
-    title = f"{story_title} : {sentences[0][:-1]}"
-    body = f"<p>{escape(lead)}</p>" + "".join(f"<p>{escape(s)}</p>" for s in sentences[1:])
+    title = sentences[0][:-1]
+    body = "".join(f"<p>{escape(s)}</p>" for s in sentences[1:])
+    if told is not None:
+        story_title, lead = told.story(feed, language)
+        title = f"{story_title} : {title}"
+        body = f"<p>{escape(lead)}</p>{body}"
     if rng.random() < 0.3:
         body += '<p><a href="https://example.com/x">Lire la suite</a> <img src="x.jpg"/></p>'
     url = f"https://site{feed % 97}.example.com/{feed}/article-{number}.html"

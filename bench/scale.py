@@ -116,9 +116,15 @@ def main() -> None:
     parser.add_argument("--fail-share", type=float, default=0.03)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--templated", action="store_true",
+        help="the corpus of the rounds before 2026-11-26 (template sentences, ~12 stories)",
+    )  # fmt: skip
     args = parser.parse_args()
 
-    corpus = make_corpus(args.feeds, args.seed, fail_share=args.fail_share)
+    corpus = make_corpus(
+        args.feeds, args.seed, fail_share=args.fail_share, stories=not args.templated
+    )
     truth = frozenset((canonical_url(url) or url, brand) for url, brand in corpus.truth)
     print(f"corpus: {len(corpus.feeds)} feeds, {corpus.items} items in readable feeds, "
           f"{len(truth)} true (article, brand) pairs, "
