@@ -15,8 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import sparse
-from sklearn.linear_model import LogisticRegression
+
+# scikit-learn (and scipy with it) is the "train" extra, not a test or runtime dependency.
+pytest.importorskip("sklearn", reason="scikit-learn is in the train extras")
+
+from scipy import sparse  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
