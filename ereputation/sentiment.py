@@ -12,8 +12,9 @@ How each language is read (provenance of every file: docs/sentiment.md):
   VADER lexicon that ships with the ``vaderSentiment`` package (MIT) by the same rules, plus
   our hand-written business-news words (``lexicon_en.txt``); the English model also gets
   VADER's own scores (on the first 300 characters).
-- For ``en``, ``fr`` and ``ar``, a multinomial logistic regression over word and character
-  n-grams plus those lexicon scores, trained by ``bench/train_sentiment.py`` on the
+- For ``en``, ``fr`` and ``ar``, a linear model over word and character n-grams plus those
+  lexicon scores (a multinomial logistic regression blended with an NBSVM-style one, folded
+  into one weight per feature and class), trained by ``bench/train_sentiment.py`` on the
   permissively licensed rows of ``shared/train/sentiment`` and our own written examples only,
   exported as plain weights (``data/sentiment/model_*.json.gz``).  Inference is pure Python:
   scikit-learn is a training tool, not a runtime dependency.
