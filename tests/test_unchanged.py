@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from sample_feeds import rss
 from test_full_text import ARTICLE
 
@@ -117,29 +118,24 @@ def test_items_waiting_for_their_page_are_read_next_poll_even_from_an_etag_serve
     assert site.hits("/flux.xml")[-1].headers.get("If-None-Match") == '"v1"'
 
 
-def test_items_over_the_article_budget_are_read_next_poll_even_from_an_etag_server(tmp_path, site):
-    teasers = [(f"t{n}", f"Brève {n}", site.url(f"/a/{n}"), "Court.", n) for n in (1, 2)]
-    url = site.add("/flux.xml", rss(teasers), ETag='"v1"')
+LISTING = '<html><body><ul class="l">' + "".join(
+    f'<li><a class="t" href="/a/{n}">Brève numéro {n}</a></li>' for n in (1, 2)
+) + "</ul></body></html>"  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["feed", "listing page"])
+def test_articles_over_the_budget_come_next_poll_even_from_an_etag_server(tmp_path, site, kind):
+    if kind == "feed":
+        teasers = [(f"t{n}", f"Brève {n}", site.url(f"/a/{n}"), "Court.", n) for n in (1, 2)]
+        url = site.add("/flux.xml", rss(teasers), ETag='"v1"')
+        extra = ", full_text: always, max_articles: 1"
+    else:
+        url = site.add("/", LISTING, ETag='"l1"')
+        extra = ', kind: page, selector: ".l a.t", max_articles: 1'
     site.add("/robots.txt", "")
     for n in (1, 2):
         site.add(f"/a/{n}", ARTICLE.format(title=f"Brève {n}", body="Atlas Télécom investit."))
-    path = config(tmp_path, url, ", full_text: always, max_articles: 1")
-
-    run_once(load_config(path))
-    assert len(stored(tmp_path)) == 1
-    run_once(load_config(path))
-    assert stored(tmp_path) == {site.url("/a/1"), site.url("/a/2")}
-
-
-def test_articles_over_the_budget_of_a_listing_page_with_etag_come_next_poll(tmp_path, site):
-    listing = '<html><body><ul class="l">' + "".join(
-        f'<li><a class="t" href="/a/{n}">Brève numéro {n}</a></li>' for n in (1, 2)
-    ) + "</ul></body></html>"  # fmt: skip
-    url = site.add("/", listing, ETag='"l1"')
-    site.add("/robots.txt", "")
-    for n in (1, 2):
-        site.add(f"/a/{n}", ARTICLE.format(title=f"Brève {n}", body="Atlas Télécom investit."))
-    path = config(tmp_path, url, ', kind: page, selector: ".l a.t", max_articles: 1')
+    path = config(tmp_path, url, extra)
 
     run_once(load_config(path))
     assert len(stored(tmp_path)) == 1
