@@ -105,7 +105,7 @@ class Analyzer:
 
         They are cached lazily without a lock: 32 workers finding their first mention at
         once each built their own copy (1.4 GB peak instead of 180 MB, bench/scale.py).
-        The language identifier (py3langid, ~100 MB and 1 s to load) waits for the first
+        The language identifier (py3langid, ~28 MB and 0.5 s to load) waits for the first
         text whose language the stop-word vote leaves open: see ``language.detect_language``.
         """
         from .sentiment import score_sentiment
