@@ -12,7 +12,7 @@ only by the texts the stop-word vote leaves open.
 The strings are derived once from the installed model by ``bench/langid_table.py`` and
 shipped as ``data/langid/trie.bin.gz`` (~0.5 MB), with the SHA-256 of the model file they
 come from (py3langid is BSD-licensed; so is this derived table).  When the installed model
-is another one, ``load`` returns None and the caller falls back to py3langid's own walk.
+is another one, ``load`` uses py3langid's own walk over its transition table instead.
 The scores (naive Bayes weights of our languages) are read from the installed model itself.
 """
 
@@ -22,9 +22,12 @@ import gzip
 import hashlib
 import io
 import json
+import sys
+import zipfile
 from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib import resources
 from itertools import accumulate, pairwise
 from pathlib import Path
@@ -109,18 +112,40 @@ def feature_counts(table: dict[bytes, int], text: bytes) -> Counter[int] | None:
     return Counter(found) if found else None
 
 
-def read_columns(archive: Any, member: str, keep: Sequence[int]) -> Any:
+@contextmanager
+def _model_npz() -> Iterator[Any]:
+    """The installed model's arrays (an .npz inside an .xz), decompressed to a temporary
+    file 1 MB at a time so that each array can be read alone, or in pieces."""
+    import lzma
+    import shutil
+    import tempfile
+
+    import numpy as np
+
+    with tempfile.TemporaryFile(suffix=".npz") as npz:
+        with lzma.open(model_path()) as packed:
+            shutil.copyfileobj(packed, npz, length=1 << 20)
+        npz.seek(0)
+        with np.load(npz, allow_pickle=False) as data:
+            yield data
+
+
+def _npy_header(raw: Any) -> tuple[tuple[int, ...], bool, Any]:
+    """(shape, Fortran order, dtype) of the .npy stream ``raw``, left at its first byte of data."""
+    import numpy as np
+
+    if np.lib.format.read_magic(raw) == (1, 0):
+        return np.lib.format.read_array_header_1_0(raw)  # type: ignore[no-any-return]
+    return np.lib.format.read_array_header_2_0(raw)  # type: ignore[no-any-return]
+
+
+def read_columns(archive: zipfile.ZipFile, member: str, keep: Sequence[int]) -> Any:
     """The ``keep`` columns of a 2-D .npy member, read a few thousand rows at a time: the
     full score table (97 languages, 19 MB) is never in memory at once."""
     import numpy as np
 
     with archive.open(member) as raw:
-        version = np.lib.format.read_magic(raw)
-        shape, fortran, dtype = (
-            np.lib.format.read_array_header_1_0(raw)
-            if version == (1, 0)
-            else np.lib.format.read_array_header_2_0(raw)
-        )
+        shape, fortran, dtype = _npy_header(raw)
         if fortran or len(shape) != 2:
             raise ValueError(f"unexpected {member}: {shape}")
         rows, width = shape
@@ -134,21 +159,67 @@ def read_columns(archive: Any, member: str, keep: Sequence[int]) -> Any:
     return result
 
 
-def load(languages: Sequence[str]) -> Any | None:
-    """A py3langid ``LanguageIdentifier`` for ``languages`` that counts features with the
-    shipped table, or None when the installed model is not the one it was made from."""
-    import lzma
-    import shutil
-    import tempfile
-    import zipfile
+def read_array(archive: zipfile.ZipFile, member: str) -> array[int]:
+    """An unsigned-integer .npy member of ``archive`` as an ``array``, read 1 MB at a time.
 
+    py3langid walks its transition table with ``array`` (fast item access); reading into
+    one directly avoids holding a NumPy copy of the 20 MB table beside it.
+    """
     import numpy as np
-    from py3langid.langid import LanguageIdentifier
 
-    path = model_path()
-    found = read_table(model_digest(path))
+    typecodes = {np.dtype("<u2"): "H", np.dtype("<u4"): "I"}
+    with archive.open(member) as raw:
+        shape, _, dtype = _npy_header(raw)
+        typecode = typecodes.get(dtype)
+        if typecode is None or len(shape) != 1 or sys.byteorder != "little":
+            raise ValueError(f"unexpected {member}: {dtype} {shape}")
+        table = array(typecode)
+        if table.itemsize != dtype.itemsize:
+            raise ValueError(f"unexpected {member}: {dtype} {shape}")
+        while chunk := raw.read(1 << 20):
+            table.frombytes(chunk)
+    if len(table) != shape[0]:
+        raise ValueError(f"truncated {member}")
+    return table
+
+
+def load(languages: Sequence[str]) -> Any:
+    """A py3langid ``LanguageIdentifier`` for ``languages`` only, in as little memory as we can.
+
+    ``LanguageIdentifier.from_model_file`` + ``set_languages`` keeps the scores of all 142
+    classes (28 MB) to allow a reset, and holds every table twice while converting: +103 MB
+    at the peak, +74 MB after.  Here only the score columns of ``languages`` are read, and
+    the features are counted with the shipped table (+~28 MB in all); when the installed
+    model is not the one the table was made from, with py3langid's transition table read in
+    chunks (+52 MB).  Same answers either way; a model file laid out differently (another
+    py3langid) falls back to the library's own loading.
+    """
+    import numpy as np
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    try:
+        with _model_npz() as data:
+            classes = data["classes"].tolist()
+            keep = [i for i, name in enumerate(classes) if name in languages]
+            priors = data["pc"][keep]
+            scores = read_columns(data.zip, "ptc.npy", keep)
+            found = read_table(model_digest(model_path()))
+            if found is None:
+                outputs = array("i", data["out_feat"].astype("<i4").tobytes())
+                rows = read_array(data.zip, "nextmove_row.npy")
+                moves = read_array(data.zip, "nextmove.npy")
+    except (KeyError, ValueError, TypeError):  # not the layout of py3langid 0.4
+        identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        identifier.set_languages(list(languages))
+        return identifier
+    labels = [classes[i] for i in keep]
     if found is None:
-        return None
+        identifier = LanguageIdentifier(
+            scores, priors, labels, moves, outputs, norm_probs=True, tk_row=rows
+        )
+        # Its walk only indexes these two: as arrays, 0.8 MB instead of ~14 MB of int objects.
+        identifier._rowbase = array("I", (row << 8 for row in rows))
+        return identifier
     table: dict[bytes, int] = found
 
     class _TableIdentifier(LanguageIdentifier):  # type: ignore[misc]
@@ -158,17 +229,7 @@ def load(languages: Sequence[str]) -> Any | None:
                 return self._sparse_score(visits, self.nb_ptc)
             return np.full(len(self.nb_classes), 0.0, dtype=np.float32)  # norm_probs: abstain
 
-    with tempfile.TemporaryFile(suffix=".npz") as npz:
-        with lzma.open(path) as packed:
-            shutil.copyfileobj(packed, npz, length=1 << 20)
-        npz.seek(0)
-        with zipfile.ZipFile(npz) as archive, np.load(npz, allow_pickle=False) as data:
-            classes = data["classes"].tolist()
-            keep = [i for i, name in enumerate(classes) if name in languages]
-            priors = data["pc"][keep]
-            scores = read_columns(archive, "ptc.npy", keep)
     empty = array("I")
     return _TableIdentifier(
-        scores, priors, [classes[i] for i in keep], empty, array("i"),
-        norm_probs=True, tk_row=empty,
-    )  # fmt: skip
+        scores, priors, labels, empty, array("i"), norm_probs=True, tk_row=empty
+    )

@@ -27,10 +27,7 @@ import threading
 from functools import cache
 from importlib import resources
 from itertools import groupby
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import zipfile
+from typing import Any
 
 __all__ = ["detect_language", "arabizi_evidence"]
 
@@ -93,86 +90,10 @@ def _identifier() -> Any:
 
 
 def _load_identifier() -> Any:
-    """py3langid's model for ``_LANGUAGES`` only, loaded without its full tables in memory.
-
-    ``LanguageIdentifier.from_model_file`` + ``set_languages`` keeps the scores of all 142
-    classes (28 MB) to allow a reset, and holds every table twice while converting: +103 MB
-    at the peak, +74 MB after.  First choice: the shipped feature trie of ``langid_table``
-    with the 13 score columns we use (+~14 MB).  When the installed model is not the one the
-    trie was made from: the same columns with py3langid's transition table read in chunks
-    (+52 MB).  Same answers either way; a model file laid out differently (another
-    py3langid) falls back to the library's own loading.
-    """
+    """py3langid's model for ``_LANGUAGES`` only (see ``langid_table.load``)."""
     from ereputation import langid_table
 
-    try:
-        compact = langid_table.load(_LANGUAGES)
-    except (KeyError, ValueError, TypeError):  # not the layout of py3langid 0.4
-        compact = None
-    if compact is not None:
-        return compact
-    import lzma
-    import shutil
-    import tempfile
-    from array import array
-
-    import numpy as np
-    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
-
-    try:
-        with tempfile.TemporaryFile(suffix=".npz") as npz:
-            with lzma.open(MODEL_DIR / MODEL_FILE) as packed:
-                shutil.copyfileobj(packed, npz, length=1 << 20)
-            npz.seek(0)
-            with np.load(npz, allow_pickle=False) as data:
-                classes = data["classes"].tolist()
-                keep = [i for i, name in enumerate(classes) if name in _LANGUAGES]
-                scores = np.ascontiguousarray(data["ptc"][:, keep])
-                priors = data["pc"][keep]
-                outputs = array("i", data["out_feat"].astype("<i4").tobytes())
-                rows = _stdlib_array(data.zip, "nextmove_row.npy")
-                moves = _stdlib_array(data.zip, "nextmove.npy")
-        identifier = LanguageIdentifier(
-            scores, priors, [classes[i] for i in keep], moves, outputs,
-            norm_probs=True, tk_row=rows,
-        )  # fmt: skip
-        # Its walk only indexes these two: as arrays, 0.8 MB instead of ~14 MB of int objects.
-        identifier._rowbase = array("I", (row << 8 for row in rows))
-        return identifier
-    except (KeyError, ValueError, TypeError):  # not the layout of py3langid 0.4
-        identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-        identifier.set_languages(list(_LANGUAGES))
-        return identifier
-
-
-def _stdlib_array(archive: zipfile.ZipFile, member: str) -> Any:
-    """An unsigned-integer .npy member of ``archive`` as an ``array``, read 1 MB at a time.
-
-    py3langid walks its transition table with ``array`` (fast item access); reading into
-    one directly avoids holding a NumPy copy of the 20 MB table beside it.
-    """
-    import sys
-    from array import array
-
-    import numpy as np
-
-    typecodes = {np.dtype("<u2"): "H", np.dtype("<u4"): "I"}
-    with archive.open(member) as raw:
-        if np.lib.format.read_magic(raw) == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(raw)
-        else:
-            shape, _, dtype = np.lib.format.read_array_header_2_0(raw)
-        typecode = typecodes.get(dtype)
-        if typecode is None or len(shape) != 1 or sys.byteorder != "little":
-            raise ValueError(f"unexpected {member}: {dtype} {shape}")
-        table = array(typecode)
-        if table.itemsize != dtype.itemsize:
-            raise ValueError(f"unexpected {member}: {dtype} {shape}")
-        while chunk := raw.read(1 << 20):
-            table.frombytes(chunk)
-    if len(table) != shape[0]:
-        raise ValueError(f"truncated {member}")
-    return table
+    return langid_table.load(_LANGUAGES)
 
 
 def arabizi_evidence(text: str) -> tuple[int, int]:
