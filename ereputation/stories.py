@@ -233,9 +233,6 @@ class SignatureIndex:
         self._recent: dict[int, list[int]] = {}
         self._recent_keys = 0
 
-    def __len__(self) -> int:
-        return self._count
-
     def add(self, story_id: int, signature: np.ndarray) -> None:
         row = self._count
         if row == len(self._ids):

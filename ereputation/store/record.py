@@ -154,30 +154,22 @@ class StoryIndex:
                 "AND fingerprint IS NOT NULL ORDER BY id",
                 [self._since],
             ):
-                self._add(int(story_id), str(fingerprint))
+                self.add(int(story_id), str(fingerprint))
         return self._index
-
-    def _add(self, story_id: int, fingerprint: str) -> None:
-        from ..stories import story_signature
-
-        signature = story_signature(fingerprint)
-        if signature is not None and self._index is not None:
-            self._index.add(story_id, signature)
 
     def find(self, fingerprint: str | None) -> int | None:
         """The newest recent story ``fingerprint`` belongs to, or None."""
-        if not fingerprint:
-            return None
         from ..stories import story_signature
 
-        index = self._loaded()
-        signature = story_signature(fingerprint)
-        return None if signature is None else index.find(signature)
+        signature = story_signature(fingerprint) if fingerprint else None
+        return None if signature is None else self._loaded().find(signature)
 
     def add(self, story_id: int, fingerprint: str | None) -> None:
-        if fingerprint:
-            self._loaded()
-            self._add(story_id, fingerprint)
+        from ..stories import story_signature
+
+        signature = story_signature(fingerprint) if fingerprint else None
+        if signature is not None:
+            self._loaded().add(story_id, signature)
 
     def forget(self, story_ids: Iterable[int]) -> None:
         """Drop stories whose creation was rolled back."""
