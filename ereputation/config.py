@@ -103,6 +103,9 @@ class FetchSettings:
     per_host: int = 2  # requests in flight to one host
     host_delay: float = 1.0  # seconds between two requests to one host
     user_agent: str = DEFAULT_USER_AGENT
+    # Helper processes that parse feeds and match brands (feed_reading.py); None: one on a
+    # machine with 2+ cores, none on one core.
+    parse_processes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -665,6 +668,7 @@ _FETCH_FIELDS: dict[str, Convert] = {
     "per_host": _integer(1, 32),
     "host_delay": _seconds,
     "user_agent": _text,
+    "parse_processes": _integer(0, 16),
 }
 
 _DIGEST_FIELDS: dict[str, Convert] = {

@@ -179,16 +179,9 @@ def _stop_word_vote(text: str) -> str | None:
     words = [t for t in tokens if t.isalpha()]
     if len(words) < len(tokens):
         words += _VOTE_WORD.findall(" ".join(t for t in tokens if not t.isalpha()))
-    french = english = other = 0
-    for word in words:
-        kind = _STOP_WORDS.get(word)
-        if kind is not None:
-            if kind == "fr":
-                french += 1
-            elif kind == "en":
-                english += 1
-            else:
-                other += 1
+    kinds = list(map(_STOP_WORDS.get, words))  # counted in C: this runs on every mention
+    french, english = kinds.count("fr"), kinds.count("en")
+    other = len(kinds) - kinds.count(None) - french - english
     if other * 4 > max(french, english):
         return None
     if french >= 3 and french >= 4 * english:

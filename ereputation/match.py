@@ -619,18 +619,47 @@ _MIN_CONTEXT = 60  # a sentence shorter than this (a headline, "Bravo !") takes 
 _MAX_CONTEXT = 600
 
 
+class _SentenceStops:
+    """The ends of the text's sentences, then the text's end, found as far as asked for:
+    a brand is most often named in the title or the lead, and a page's text is long."""
+
+    def __init__(self, text: str) -> None:
+        self._found = _SENTENCE_END.finditer(text)
+        self._length = len(text)
+        self._stops: list[int] = []
+        self._complete = False
+
+    def has(self, index: int) -> bool:
+        while len(self._stops) <= index and not self._complete:
+            match = next(self._found, None)
+            if match is None:
+                self._stops.append(self._length)
+                self._complete = True
+            else:
+                self._stops.append(match.end())
+        return index < len(self._stops)
+
+    def __getitem__(self, index: int) -> int:
+        self.has(index)
+        return self._stops[index]
+
+    def start(self, index: int) -> int:
+        """Where sentence ``index`` starts: the text's start or the previous one's end."""
+        return self[index - 1] if index else 0
+
+
 def _context_bounds(text: str, hit: Hit) -> tuple[int, int]:
-    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
-    starts = [0, *ends]
-    stops = [*ends, len(text)]
-    index = next(i for i, stop in enumerate(stops) if stop >= hit.end or i == len(stops) - 1)
+    stops = _SentenceStops(text)
+    index = 0
+    while stops[index] < hit.end and stops.has(index + 1):
+        index += 1  # the hit's sentence: the first that ends at or after it, else the last
     first = last = index
-    while stops[last] - starts[first] < _MIN_CONTEXT and (first > 0 or last < len(stops) - 1):
-        if last < len(stops) - 1:
+    while stops[last] - stops.start(first) < _MIN_CONTEXT and (first > 0 or stops.has(last + 1)):
+        if stops.has(last + 1):
             last += 1
-        if stops[last] - starts[first] < _MIN_CONTEXT and first > 0:
+        if stops[last] - stops.start(first) < _MIN_CONTEXT and first > 0:
             first -= 1
-    start, stop = starts[first], stops[last]
+    start, stop = stops.start(first), stops[last]
     if stop - start > _MAX_CONTEXT:  # a run-on "sentence" (no punctuation): a window on the hit
         half = (_MAX_CONTEXT - (hit.end - hit.start)) // 2
         start = max(start, hit.start - half)
@@ -641,6 +670,14 @@ def _context_bounds(text: str, hit: Hit) -> tuple[int, int]:
 def _context_span_text(text: str, hit: Hit) -> str:
     start, stop = _context_bounds(text, hit)
     return text[start:stop]
+
+
+def matching_text(title: str, summary: str, content: str) -> str:
+    """The text an item is matched on: its title, then the longer of summary and content."""
+    body = content if len(content) >= len(summary) else summary
+    if title and body.startswith(title):
+        body = body[len(title) :].lstrip()  # extracted pages often open with their title
+    return f"{title}\n{body}".strip() if title else body
 
 
 def mention_context(text: str, hit: Hit) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-import re
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,13 +20,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from queue import SimpleQueue
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
-from .canonical import canonical_url, clean_link, outlet_of
-from .config import Brand, Config, Source
+from .canonical import canonical_url
+from .config import Config, Source
+from .feed_reading import FeedReaders, default_processes
 from .fetch import Fetcher, FetchResult, next_poll_delay
-from .owned import is_owned
-from .records import ArticleRecord, MentionRecord, SourceOutcome
+from .judge import Analyzer, record_from_item
+from .records import ArticleRecord, SourceOutcome
 from .store.record import (
     PendingOutcome,
     SeenItems,
@@ -41,18 +41,13 @@ if TYPE_CHECKING:
     import sqlite_utils
 
     from .article import Article
-    from .extract import FeedItem
-    from .match import BrandMatcher, Hit
 
 log = logging.getLogger(__name__)
 
-# An item whose feed text is shorter than this is probably a teaser: read the article page.
-SHORT_TEXT = 400
 # Feeds parsed and judged at once.  With the GIL one runs at a time; the others only hold
 # their parsed items in memory meanwhile (32 workers: +15 MB at the peak, and slower).
 # Fetching, the wait for the network, stays as wide as ``fetch.concurrency``.
 JUDGING = 4
-_WORDS = re.compile(r"\w+")
 # Spreads polls (and retries of sources that failed together) so they do not come in waves.
 # Outcomes written in one commit when several are ready (FTS5 pays per commit).
 WRITE_BATCH = 16
@@ -79,113 +74,20 @@ class CycleReport:
         return text + (" — interrupted" if self.interrupted else "")
 
 
-class Analyzer:
-    """Language, brand matches and sentiment for one text: the pure heart of the pipeline."""
-
-    def __init__(self, brands: Sequence[Brand]) -> None:
-        self.brands = {brand.name: brand for brand in brands}
-        self._matcher: BrandMatcher | None = None
-        self._models_lock = threading.Lock()
-        self._models_loaded = False
-
-    @property
-    def matcher(self) -> BrandMatcher:
-        """Built on first use (~70 ms for the first one in a process): a poll where every
-        feed is unchanged never needs it."""
-        if self._matcher is None:
-            from .match import BrandMatcher  # with language and sentiment: ~25 ms of imports
-
-            with self._models_lock:
-                if self._matcher is None:
-                    self._matcher = BrandMatcher(list(self.brands.values()))
-        return self._matcher
-
-    def _load_models(self) -> None:
-        """Load the sentiment models once, before any worker uses them.
-
-        They are cached lazily without a lock: 32 workers finding their first mention at
-        once each built their own copy (1.4 GB peak instead of 180 MB, bench/scale.py).
-        The language identifier (py3langid, ~28 MB and 0.5 s to load) waits for the first
-        text whose language the stop-word vote leaves open: see ``language.detect_language``.
-        """
-        from .sentiment import score_sentiment
-
-        with self._models_lock:
-            if not self._models_loaded:
-                for language in ("fr", "en", "ar"):
-                    score_sentiment("ok", language)
-                self._models_loaded = True
-
-    def find(self, title: str, summary: str, content: str) -> tuple[str, list[Hit]]:
-        """The text the article is matched on, and its brand hits (cheap when there are none)."""
-        body = content if len(content) >= len(summary) else summary
-        if title and body.startswith(title):
-            body = body[len(title) :].lstrip()  # extracted pages often open with their title
-        text = f"{title}\n{body}".strip() if title else body
-        return text, self.matcher.find(text)
-
-    def analyse(
-        self, url: str, title: str, summary: str, content: str, declared_language: str | None
-    ) -> tuple[str | None, tuple[MentionRecord, ...]]:
-        """The article's language and one mention per brand it names (empty when none)."""
-        text, hits = self.find(title, summary, content)
-        return self.mentions(url, text, hits, declared_language)
-
-    def mentions(
-        self, url: str, text: str, hits: Sequence[Hit], declared_language: str | None
-    ) -> tuple[str | None, tuple[MentionRecord, ...]]:
-        """``analyse`` from the hits of :meth:`find`: language, then one mention per brand."""
-        if not hits:
-            return None, ()
-        if not self._models_loaded:
-            self._load_models()
-        from .language import detect_language
-        from .match import make_snippet, mention_context
-        from .sentiment import score_sentiment
-
-        language = detect_language(text) or _short_language(declared_language)
-        first: dict[str, Hit] = {}
-        terms: dict[str, list[str]] = {}
-        for hit in hits:
-            first.setdefault(hit.brand, hit)
-            if hit.matched not in terms.setdefault(hit.brand, []):
-                terms[hit.brand].append(hit.matched)
-        mentions = []
-        for name, hit in first.items():
-            sentiment = score_sentiment(mention_context(text, hit), language)
-            mentions.append(
-                MentionRecord(
-                    brand=name,
-                    matched=", ".join(terms[name][:5]),
-                    snippet=make_snippet(text, hit),
-                    sentiment=None if sentiment is None else round(sentiment.score, 4),
-                    label=None if sentiment is None else sentiment.label,
-                    owned=is_owned(url, self.brands[name].owned),
-                )
-            )
-        return language, tuple(mentions)
-
-
-def _short_language(declared: str | None) -> str | None:
-    if not declared:
-        return None
-    code = declared.strip().lower()[:2]
-    return code if code in ("en", "fr", "ar") else None
-
-
-def content_hash(title: str, text: str) -> str:
-    words = _WORDS.findall(f"{title} {text}".casefold())
-    return hashlib.sha1(" ".join(words).encode("utf-8", "surrogatepass")).hexdigest()
-
-
 class SourcePoller:
     """Polls one source: everything a worker thread does, reading but never writing the DB."""
 
     def __init__(
-        self, fetcher: Fetcher, analyzer: Analyzer, seen: SeenItems, stop: threading.Event
+        self,
+        fetcher: Fetcher,
+        analyzer: Analyzer,
+        seen: SeenItems,
+        stop: threading.Event,
+        readers: FeedReaders | None = None,
     ) -> None:
         self.fetcher = fetcher
         self.analyzer = analyzer
+        self.readers = readers or FeedReaders(analyzer, 0)
         self.seen = seen
         self.stop = stop
         self.judging = threading.BoundedSemaphore(JUDGING)
@@ -238,34 +140,34 @@ class SourcePoller:
         body: bytes,
         body_hash: str,
     ) -> SourceOutcome:
-        """Parse a feed body and judge its new items (under ``judging``: see ``JUDGING``)."""
-        from .extract import parse_feed  # fastfeedparser and lxml: only when a feed changed
-
-        parsed = parse_feed(body, result.final_url, now)
-        if parsed.problem:
+        """Judge a feed body's new items (under ``judging``: see ``JUDGING``).  Parsing and
+        matching are ``readers``' (a helper process); language, sentiment and pages are here."""
+        read = self.readers.read(body, result.final_url, now, source.full_text)
+        if read.problem:
             return SourceOutcome(
-                source, now, status=result.status, error=parsed.problem, body_hash=body_hash
+                source, now, status=result.status, error=read.problem, body_hash=body_hash
             )
-        keys = [_item_key(item) for item in parsed.items]
-        new = self.seen.new_hashes(state.id, keys)
+        new = self.seen.new_hashes(state.id, [judged.key for judged in read.items])
         seen: list[str] = []
         articles: list[ArticleRecord] = []
         budget = source.max_articles
         whole = True  # every new item judged: nothing is left for the next poll to read
-        for key, item in zip(keys, parsed.items, strict=True):
+        for judged in read.items:
+            key, item = judged.key, judged.page_wanted
             if key not in new:
                 continue
             if self.stop.is_set():
                 whole = False
                 continue
             new.discard(key)
-            wants_page = item.link is not None and (
-                source.full_text == "always"
-                or (source.full_text == "auto" and len(item.summary + item.content) < SHORT_TEXT)
-            )
-            link = canonical_url(item.link) if wants_page and item.link else None
+            if item is None:  # judged by the reader from the feed's text alone
+                if judged.record is not None:
+                    articles.append(judged.record)
+                seen.append(key)
+                continue
+            link = canonical_url(item.link) if item.link else None
             article = None
-            if wants_page and link and not self.seen.article_known(link):
+            if link and not self.seen.article_known(link):
                 if budget <= 0:
                     whole = False  # left unseen: read on a later poll, within its budget
                     continue
@@ -274,18 +176,18 @@ class SourcePoller:
                 if retry:
                     # The page is down for now. What the feed says is kept at once; an item
                     # whose feed text names no brand stays new, and its page is tried again.
-                    record = self._record_from_item(source, item, None, result.final_url)
+                    record = record_from_item(self.analyzer, item, None, result.final_url)
                     if record is not None:
                         articles.append(record)
                         seen.append(key)
                     else:
                         whole = False
                     continue
-            record = self._record_from_item(source, item, article, result.final_url)
+            record = record_from_item(self.analyzer, item, article, result.final_url)
             if record is not None and record.mentions:
                 articles.append(record)
             seen.append(key)
-        return _read(source, now, result, len(parsed.items), seen, articles, whole, body_hash)
+        return _read(source, now, result, len(read.items), seen, articles, whole, body_hash)
 
     def _read_article(self, url: str) -> tuple[Article | None, bool]:
         """The article page's content, and whether a failure is worth retrying next poll.
@@ -305,50 +207,6 @@ class SourcePoller:
         final = page.status is not None and 400 <= page.status < 500 and page.status != 429
         robots = "robots.txt" in (page.error or "")
         return None, not (final or robots or page.ok)
-
-    def _record_from_item(
-        self, source: Source, item: FeedItem, article: Article | None, feed_url: str
-    ) -> ArticleRecord | None:
-        title = item.title or (article.title if article and article.title else "")
-        summary = item.summary
-        content = item.content
-        if article is not None and len(article.text) > len(content):
-            content = article.text
-        text, hits = self.analyzer.find(title, summary, content)
-        if not hits:
-            return None  # most items: no URL work, no hashing
-        link = clean_link(item.link) if item.link else None
-        if article is not None and article.url:
-            link = clean_link(article.url) or link  # the page's rel=canonical wins
-        url = canonical_url(link) if link else None
-        if not url or not url.startswith(("http://", "https://")):
-            url = (
-                canonical_url(feed_url)
-                + "#"
-                + hashlib.sha1(item.guid.encode("utf-8", "replace")).hexdigest()[:16]
-            )
-        from .stories import story_fingerprint  # numpy: only once something is recorded
-
-        published = item.published_at or (article.published_at if article else None)
-        declared = item.language or (article.language if article else None)
-        language, mentions = self.analyzer.mentions(url, text, hits, declared)
-        if not mentions:
-            return None
-        return ArticleRecord(
-            url=url,
-            link=link,
-            outlet=urlsplit(url).netloc or outlet_of(feed_url),  # url is canonical already
-            guid=item.guid,
-            title=title,
-            summary=summary,
-            content=content,
-            author=item.author or (article.author if article else None),
-            published_at=published,
-            language=language,
-            content_hash=content_hash(title, content or summary),
-            fingerprint=story_fingerprint(title, content or summary),
-            mentions=mentions,
-        )
 
     def _poll_page(self, source: Source, state: SourceState, now: datetime) -> SourceOutcome:
         from .article import extract_article  # trafilatura and bs4: only for page sources
@@ -405,7 +263,7 @@ class SourcePoller:
                 content=article.text, author=article.author,
                 published_at=article.published_at, language=article.language,
             )  # fmt: skip
-            record = self._record_from_item(source, item, article, listing.final_url)
+            record = record_from_item(self.analyzer, item, article, listing.final_url)
             if record is not None:
                 articles.append(record)
             seen.append(key)
@@ -433,11 +291,6 @@ def _read(
         items_read=items_read, seen_hashes=tuple(seen), articles=tuple(articles),
         body_hash=body_hash,
     )  # fmt: skip
-
-
-def _item_key(item: FeedItem) -> str:
-    # The title is part of the key: an item corrected to name a brand is read again.
-    return hashlib.sha1(f"{item.guid}\n{item.title}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _unread(source: Source, now: datetime, result: FetchResult) -> SourceOutcome:
@@ -507,12 +360,14 @@ def run_cycle(
     analyzer = Analyzer(config.brands)
     seen = SeenItems(str(config.database))
     stories = StoryIndex(db, now)
+    processes = config.fetch.parse_processes
+    readers = FeedReaders(analyzer, default_processes() if processes is None else processes)
     try:
         with ThreadPoolExecutor(
             max_workers=max(1, min(config.fetch.concurrency, len(sources))),
             thread_name_prefix="poll",
         ) as pool:
-            poller = SourcePoller(fetcher, analyzer, seen, stop)
+            poller = SourcePoller(fetcher, analyzer, seen, stop, readers)
             finished: SimpleQueue[Future[SourceOutcome]] = SimpleQueue()
             pending: dict[Future[SourceOutcome], Source] = {}
 
@@ -538,6 +393,7 @@ def run_cycle(
                         submit(nxt)
             report.interrupted = stop.is_set() and report.polled < len(sources)
     finally:
+        readers.close()
         seen.close()
         if own_fetcher:
             fetcher.close()

@@ -127,3 +127,45 @@ def test_control_character_in_html_does_not_crash():
     body = _rss("", "<p>para</p>\x1b", "javascript:alert(1)")
     parsed = parse_feed(body, "http://127.0.0.1/feed", NOW)
     assert all(item.link is None for item in parsed.items)
+
+
+def _context_bounds_reference(text: str, hit) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """``match._context_bounds`` as first written: every sentence end found up front."""
+    from ereputation import match
+
+    ends = [m.end() for m in match._SENTENCE_END.finditer(text)]
+    starts = [0, *ends]
+    stops = [*ends, len(text)]
+    index = next(i for i, stop in enumerate(stops) if stop >= hit.end or i == len(stops) - 1)
+    first = last = index
+    while stops[last] - starts[first] < match._MIN_CONTEXT and (first > 0 or last < len(stops) - 1):
+        if last < len(stops) - 1:
+            last += 1
+        if stops[last] - starts[first] < match._MIN_CONTEXT and first > 0:
+            first -= 1
+    start, stop = starts[first], stops[last]
+    if stop - start > match._MAX_CONTEXT:
+        half = (match._MAX_CONTEXT - (hit.end - hit.start)) // 2
+        start = max(start, hit.start - half)
+        stop = min(stop, hit.end + half)
+    return start, stop
+
+
+SENTENCES = st.lists(
+    st.sampled_from(
+        ["Atlas Télécom", "M. Dupont", "3.5 %", "Bravo !", "\n", "\n\n", " ", ".", "?", "…",
+         "؟", "S.A.", "une longue phrase sans ponctuation qui continue", "« fin. »", "x"]
+    ),
+    max_size=80,
+)  # fmt: skip
+
+
+@SETTINGS
+@given(SENTENCES)
+def test_mention_context_bounds_are_those_of_the_full_scan(pieces: list[str]) -> None:
+    """The sentence ends are found lazily, as far as needed: the same bounds as the full scan."""
+    from ereputation import match
+
+    text = " ".join(pieces)
+    for hit in BrandMatcher(BRANDS).find(text):
+        assert match._context_bounds(text, hit) == _context_bounds_reference(text, hit)

@@ -1,0 +1,168 @@
+"""Feeds read in a helper process: the same stored result, and a crash costs one feed only.
+
+The helper (feed_reading.py) parses feeds and judges their items on a second core.  Which
+process read a feed must never show in the database; a parser that kills the helper (a C
+library fault on a hostile feed) must fail that feed, not the daemon or the other feeds.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import signal
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sample_feeds import AR, EN, FR, OWNED, rss
+from test_full_text import ARTICLE
+
+from ereputation.config import Brand, load_config
+from ereputation.cycle import run_once
+from ereputation.errors import ConfigError
+from ereputation.feed_reading import CRASHED, FeedReaders, read_in_helper
+from ereputation.judge import Analyzer
+
+TEASERS = rss(
+    [
+        ("t-1", "Atlas Télécom : tarifs", "{base}/articles/tarifs", "Lire la suite", 1),
+        ("t-2", "Un teaser sans marque", "{base}/articles/autre", "Lire la suite", 2),
+        ("t-3", "Page disparue", "{base}/articles/gone", "Atlas Telecom, suite…", 3),
+    ]
+)  # fmt: skip
+
+
+def _serve(site) -> list[str]:
+    site.add(
+        "/articles/tarifs",
+        ARTICLE.format(
+            title="Atlas Télécom : les nouveaux tarifs",
+            body="Atlas Télécom baisse ses prix de 20 %, une excellente nouvelle pour les clients.",
+        ),
+    )
+    site.add("/articles/autre", ARTICLE.format(title="Autre", body="Rien sur les opérateurs."))
+    site.add("/articles/gone", "gone", status=410)  # fmt: skip
+    return [
+        site.add("/fr.xml", FR),
+        site.add("/en.xml", EN),
+        site.add("/ar.xml", AR),
+        site.add("/owned.xml", OWNED),
+        site.add("/teasers.xml", TEASERS.replace("{base}", site.base)),
+        site.add("/broken.xml", "<rss><channel><item><title>Atlas"),
+    ]
+
+
+def _config(folder: Path, urls: list[str], processes: int) -> Path:
+    folder.mkdir()
+    sources = "".join(f"  - {{name: S{i}, url: '{url}'}}\n" for i, url in enumerate(urls))
+    path = folder / "feeds.yaml"
+    path.write_text(
+        "database: t.db\nbrands:\n"
+        "  - {name: Atlas Télécom, aliases: [Atlas Telecom, اتصالات الأطلس],"
+        " exclude: [Atlas Mountains], owned: [atlastelecom.example]}\n"
+        "  - {name: Banque Zellige, aliases: [Zellige Bank]}\n"
+        "  - {name: Orange, case_sensitive: true}\n"
+        f"sources:\n{sources}fetch: {{host_delay: 0, parse_processes: {processes}}}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _stored(folder: Path) -> dict[str, list[tuple]]:
+    with sqlite3.connect(folder / "t.db") as conn:
+        return {
+            "articles": conn.execute(
+                "SELECT a.url, a.link, a.outlet, a.guid, a.title, a.summary, a.content,"
+                " a.language, a.content_hash, s.fingerprint FROM articles a"
+                " JOIN stories s ON s.id = a.story_id ORDER BY a.url"
+            ).fetchall(),
+            "mentions": conn.execute(
+                "SELECT a.url, m.brand, m.matched, m.snippet, m.sentiment, m.label, m.owned"
+                " FROM mentions m JOIN articles a ON a.id = m.article_id ORDER BY a.url, m.brand"
+            ).fetchall(),
+            "sources": conn.execute(
+                "SELECT url, failures, last_error, items_seen, body_hash FROM sources ORDER BY url"
+            ).fetchall(),
+            "seen": conn.execute(
+                "SELECT s.url, i.item_hash FROM seen_items i JOIN sources s ON s.id = i.source_id"
+                " ORDER BY 1, 2"
+            ).fetchall(),
+        }
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def test_a_helper_process_stores_exactly_what_the_daemon_alone_stores(tmp_path, site):
+    urls = _serve(site)
+    alone = run_once(load_config(_config(tmp_path / "alone", urls, 0)))
+    before = _children_cpu()
+    helped = run_once(load_config(_config(tmp_path / "helped", urls, 1)))
+    assert _children_cpu() > before  # a helper process ran, and was ended with the cycle
+    assert not multiprocessing.active_children()
+
+    assert helped.summary() == alone.summary()
+    assert (helped.new_mentions, helped.failed) == (6, 1)  # broken.xml
+    ours, theirs = _stored(tmp_path / "alone"), _stored(tmp_path / "helped")
+    assert theirs == ours
+    urls_stored = {row[0] for row in ours["articles"]}
+    assert any(url.endswith("/articles/tarifs") for url in urls_stored)  # its page was read
+    assert sum(row[6] for row in ours["mentions"]) == 1  # the owned blog post
+
+
+def _crashing(body: bytes, *args: object) -> object:
+    """A helper task that dies like a parser fault would, on a body that says so."""
+    if b"CRASH" in body:
+        os._exit(139)
+    return read_in_helper(body, *args)  # type: ignore[arg-type]
+
+
+def _analyzer() -> Analyzer:
+    return Analyzer([Brand(name="Atlas Télécom", aliases=("Atlas Telecom",))])
+
+
+def test_a_helper_that_dies_fails_that_feed_and_a_new_helper_reads_the_next():
+    readers = FeedReaders(_analyzer(), 1, task=_crashing)
+    now = datetime.now(UTC)
+    try:
+        hostile = FR.replace("Orangeade", "CRASH").encode()
+        crashed = readers.read(hostile, "http://x/a", now, "never")
+        assert (crashed.problem, crashed.items) == (CRASHED, ())
+        fine = readers.read(FR.encode(), "http://x/b", now, "never")
+        assert fine.problem is None and len(fine.items) == 4
+        assert [bool(judged.record) for judged in fine.items] == [True, False, False, False]
+    finally:
+        readers.close()
+    assert not multiprocessing.active_children()
+
+
+def test_the_helper_outlives_a_sigterm_sent_to_the_whole_unit():
+    """systemd stops a unit by signalling every process in it: the daemon ends its helper
+    itself, after the feeds in flight are read."""
+    readers = FeedReaders(_analyzer(), 1)
+    now = datetime.now(UTC)
+    try:
+        readers.read(FR.encode(), "http://x/a", now, "never")
+        (helper,) = multiprocessing.active_children()
+        os.kill(helper.pid, signal.SIGTERM)
+        again = readers.read(FR.encode(), "http://x/a", now, "never")
+        assert again.problem is None
+        assert multiprocessing.active_children() == [helper] and helper.is_alive()
+    finally:
+        readers.close()
+
+
+@pytest.mark.parametrize("value", ["-1", "17", "two"])
+def test_parse_processes_out_of_range_is_a_config_error(tmp_path, value):
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        f"database: t.db\nbrands: [{{name: X}}]\nsources: []\nfetch:\n  parse_processes: {value}\n"
+    )
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert "fetch.parse_processes" in str(error.value)
+    assert "line 5" in str(error.value)
