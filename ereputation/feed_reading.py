@@ -123,22 +123,30 @@ class FeedReaders:
         self._task = task or read_in_helper
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._worked = False  # a helper has read a feed: it can run here
+        self._broken = 0  # helpers that died before any had read a feed
+
+    @property
+    def processes(self) -> int:
+        """Helper processes in use: 0 when reading in this process (or after a fallback)."""
+        return self._processes
 
     def read(self, body: bytes, url: str, now: datetime, full_text: str) -> ReadFeed:
-        if self._processes <= 0:
-            return read_feed(body, url, now, self._analyzer, full_text)
         for attempt in (1, 2):
             pool = self._started()
-            if pool is None:  # helpers cannot start here: read in this process
+            if pool is None:  # no helper (configured so, or one cannot run here)
                 return read_feed(body, url, now, self._analyzer, full_text)
             try:
-                return pool.submit(
+                read = pool.submit(
                     self._task, body, url, now, self._brands_key, self._brands, full_text
                 ).result()
             except BrokenProcessPool:
                 log.warning("feed reader process died while reading %s (attempt %d)", url,
                             attempt)  # fmt: skip
                 self._restart(pool)
+                continue
+            self._worked = True
+            return read
         return ReadFeed(CRASHED, ())
 
     def close(self) -> None:
@@ -158,16 +166,25 @@ class FeedReaders:
                         mp_context=multiprocessing.get_context("spawn"),
                         initializer=_helper_started,
                     )
-                except OSError as err:
-                    log.warning("no feed reader process (%s): reading feeds in the daemon", err)
-                    self._processes = 0
+                except (OSError, NotImplementedError) as err:  # no sem_open, no /dev/shm…
+                    self._fall_back(f"{type(err).__name__}: {err}")
             return self._pool
 
     def _restart(self, broken: ProcessPoolExecutor) -> None:
         with self._lock:
             if self._pool is broken:  # another thread may have restarted it already
                 self._pool = None
+                if not self._worked:
+                    self._broken += 1
+                    if self._broken >= 3:
+                        # Never one feed read: the helper cannot run here (a sandbox, a
+                        # broken install), not a hostile feed.  Better slower than blind.
+                        self._fall_back("it died 3 times before reading any feed")
         broken.shutdown(wait=False, cancel_futures=True)
+
+    def _fall_back(self, why: str) -> None:
+        log.warning("no feed reader process (%s): feeds are read in the daemon's process", why)
+        self._processes = 0
 
 
 _HELPER_ANALYZERS: dict[str, Analyzer] = {}

@@ -140,6 +140,23 @@ def test_a_helper_that_dies_fails_that_feed_and_a_new_helper_reads_the_next():
     assert not multiprocessing.active_children()
 
 
+def _dying(*args: object) -> object:
+    """A helper that cannot work here at all (as in a sandbox that forbids what it needs)."""
+    os._exit(1)
+
+
+def test_a_helper_that_never_reads_a_feed_gives_way_to_reading_in_the_daemon():
+    readers = FeedReaders(_analyzer(), 1, task=_dying)
+    now = datetime.now(UTC)
+    try:
+        assert readers.read(FR.encode(), "http://x/a", now, "never").problem == CRASHED
+        read = readers.read(FR.encode(), "http://x/a", now, "never")  # the third death
+        assert readers.processes == 0
+        assert read.problem is None and [bool(j.record) for j in read.items][0]
+    finally:
+        readers.close()
+
+
 def test_the_helper_outlives_a_sigterm_sent_to_the_whole_unit():
     """systemd stops a unit by signalling every process in it: the daemon ends its helper
     itself, after the feeds in flight are read."""

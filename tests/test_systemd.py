@@ -327,6 +327,20 @@ def sandboxed_workload(folder: Path) -> None:
     assert SentimentIntensityAnalyzer().polarity_scores("great service")["compound"] > 0
     assert jinja2.Template("{{ n }} mentions").render(n=3) == "3 mentions"
     assert apprise.Apprise().add("json://127.0.0.1:9/")
+    # The feed reader process (spawn: fork, exec, pipes, a POSIX semaphore in /dev/shm).
+    from datetime import UTC, datetime
+
+    from ereputation.config import Brand
+    from ereputation.feed_reading import FeedReaders
+    from ereputation.judge import Analyzer
+
+    readers = FeedReaders(Analyzer([Brand(name="Atlas")]), 1)
+    try:
+        read = readers.read(feed, "http://127.0.0.1/feed.xml", datetime.now(UTC), "never")
+        assert readers.processes == 1  # no fallback to reading in this process
+    finally:
+        readers.close()
+    assert read.problem is None and read.items[0].record is not None, read
     scheduler = BackgroundScheduler(timezone=zoneinfo.ZoneInfo("Africa/Casablanca"))
     done = threading.Event()
     scheduler.add_job(done.set)
