@@ -15,23 +15,29 @@ between the processes stays small.  Which process read a feed never shows in wha
 
 A parser that crashes the helper (a fault in a C library on a hostile feed) costs that feed,
 not the daemon: the feed is tried once more in a new helper, then reported as failed.
+
+The helper is a plain ``python -m ereputation.feed_reading`` talking pickle over its stdin
+and stdout, not ``multiprocessing``: no semaphore in /dev/shm, no resource-tracker process
+(~10 MB more), no re-import of the daemon's ``__main__``; the pipes are all it needs, which
+the systemd sandbox allows.  The pickles only ever come from the daemon or its own helper.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import os
 import pickle
+import queue
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from .judge import Analyzer, record_from_item
 
@@ -108,23 +114,23 @@ class FeedReaders:
     """Reads feeds in ``processes`` helper processes (0: in the calling thread).
 
     Started on the first feed to read, so a poll where every feed is unchanged starts none;
-    ``close`` ends them (one cycle's life: a resident helper would hold ~40 MB between polls).
+    ``close`` ends them: they live for one cycle, rather than hold their memory between polls.
     """
 
-    def __init__(
-        self, analyzer: Analyzer, processes: int, task: Callable[..., ReadFeed] | None = None
-    ) -> None:
+    def __init__(self, analyzer: Analyzer, processes: int, task: str | None = None) -> None:
         """``analyzer``: the daemon's own, for feeds read in this process.  ``task``: what a
-        helper runs (``read_in_helper``, or a test's wrapper of it)."""
+        helper runs, as ``module:function`` (``read_in_helper``, or a test's wrapper)."""
         self._analyzer = analyzer
         self._brands = tuple(analyzer.brands.values())
         self._brands_key = hashlib.sha1(pickle.dumps(self._brands)).hexdigest()
         self._processes = processes
-        self._task = task or read_in_helper
-        self._pool: ProcessPoolExecutor | None = None
+        self._task = task
         self._lock = threading.Lock()
-        self._worked = False  # a helper has read a feed: it can run here
-        self._broken = 0  # helpers that died before any had read a feed
+        self._idle: queue.SimpleQueue[_Helper | None] = queue.SimpleQueue()
+        self._helpers: list[_Helper] = []
+        self._started = False
+        self._worked = False  # a helper has read a feed: helpers can run here
+        self._deaths = 0  # helpers that died before any had read a feed
 
     @property
     def processes(self) -> int:
@@ -132,70 +138,121 @@ class FeedReaders:
         return self._processes
 
     def read(self, body: bytes, url: str, now: datetime, full_text: str) -> ReadFeed:
+        request = (body, url, now, self._brands_key, self._brands, full_text)
         for attempt in (1, 2):
-            pool = self._started()
-            if pool is None:  # no helper (configured so, or one cannot run here)
+            helper = self._take()
+            if helper is None:  # no helper (configured so, or one cannot run here)
                 return read_feed(body, url, now, self._analyzer, full_text)
             try:
-                read = pool.submit(
-                    self._task, body, url, now, self._brands_key, self._brands, full_text
-                ).result()
-            except BrokenProcessPool:
-                log.warning("feed reader process died while reading %s (attempt %d)", url,
-                            attempt)  # fmt: skip
-                self._restart(pool)
+                read = helper.ask(request)
+            except _HelperDied as died:
+                log.warning("feed reader process died while reading %s (attempt %d): %s",
+                            url, attempt, died)  # fmt: skip
+                self._replace(helper)
                 continue
             self._worked = True
+            self._idle.put(helper)
             return read
         return ReadFeed(CRASHED, ())
 
     def close(self) -> None:
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            helpers, self._helpers = self._helpers, []
+            self._processes = 0
+        for _ in helpers:
+            self._idle.put(None)  # a thread waiting for a helper reads in-process instead
+        for helper in helpers:
+            helper.stop()
 
-    def _started(self) -> ProcessPoolExecutor | None:
+    def _take(self) -> _Helper | None:
         with self._lock:
-            if self._pool is None and self._processes > 0:
-                try:
-                    # spawn, not fork: the daemon has threads (a forked child could inherit a
-                    # lock held by one of them) and a database connection.
-                    self._pool = ProcessPoolExecutor(
-                        self._processes,
-                        mp_context=multiprocessing.get_context("spawn"),
-                        initializer=_helper_started,
-                    )
-                except (OSError, NotImplementedError) as err:  # no sem_open, no /dev/shm…
-                    self._fall_back(f"{type(err).__name__}: {err}")
-            return self._pool
+            if not self._started and self._processes > 0:
+                self._started = True
+                for _ in range(self._processes):
+                    self._start_one()
+            if self._processes <= 0:
+                return None
+        return self._idle.get()
 
-    def _restart(self, broken: ProcessPoolExecutor) -> None:
+    def _start_one(self) -> None:
+        """A new helper in the idle queue (under the lock), or the fallback if none starts."""
+        try:
+            helper = _Helper(self._task)
+        except OSError as err:
+            self._fall_back(f"{type(err).__name__}: {err}")
+            return
+        self._helpers.append(helper)
+        self._idle.put(helper)
+
+    def _replace(self, dead: _Helper) -> None:
+        dead.stop()
         with self._lock:
-            if self._pool is broken:  # another thread may have restarted it already
-                self._pool = None
-                if not self._worked:
-                    self._broken += 1
-                    if self._broken >= 3:
-                        # Never one feed read: the helper cannot run here (a sandbox, a
-                        # broken install), not a hostile feed.  Better slower than blind.
-                        self._fall_back("it died 3 times before reading any feed")
-        broken.shutdown(wait=False, cancel_futures=True)
+            if dead in self._helpers:
+                self._helpers.remove(dead)
+            if not self._worked:
+                self._deaths += 1
+                if self._deaths >= 3:
+                    # Never one feed read: the helper cannot run here (a sandbox, a broken
+                    # install), not a hostile feed.  Better slower than blind.
+                    self._fall_back("it died 3 times before reading any feed")
+                    return
+            if self._processes > 0:
+                self._start_one()
 
     def _fall_back(self, why: str) -> None:
+        """Read in this process from now on (under the lock)."""
         log.warning("no feed reader process (%s): feeds are read in the daemon's process", why)
         self._processes = 0
+        for _ in range(len(self._helpers) + 64):
+            self._idle.put(None)  # wakes every thread waiting for a helper
+
+
+class _HelperDied(Exception):
+    pass
+
+
+class _Helper:
+    """One helper process and its pipes; used by one thread at a time."""
+
+    def __init__(self, task: str | None) -> None:
+        package_root = str(Path(__file__).resolve().parent.parent)
+        path = os.environ.get("PYTHONPATH")
+        env = {**os.environ, "PYTHONPATH": package_root + (os.pathsep + path if path else "")}
+        command = [sys.executable, "-m", "ereputation.feed_reading", *([task] if task else [])]
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True
+        )
+
+    def ask(self, request: tuple[object, ...]) -> ReadFeed:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        try:
+            pickle.dump(request, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self.process.stdin.flush()
+            status, answer = pickle.load(self.process.stdout)
+        except (OSError, EOFError, pickle.UnpicklingError) as err:
+            code = self.process.poll()
+            raise _HelperDied(f"exit status {code}" if code is not None else repr(err)) from err
+        if status != "ok":
+            raise RuntimeError(f"in the feed reader process: {answer}")
+        return answer  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        """End the helper: EOF on its stdin ends its loop; killed if it does not stop."""
+        try:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 _HELPER_ANALYZERS: dict[str, Analyzer] = {}
-
-
-def _helper_started() -> None:
-    """The daemon ends its helpers itself (``close``, once the feeds in flight are read).
-    systemd's SIGTERM to the whole unit, or a Ctrl-C in a terminal, must not kill them first:
-    the feeds they were reading would be recorded as failed."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def read_in_helper(
@@ -208,3 +265,45 @@ def read_in_helper(
         _HELPER_ANALYZERS.clear()  # another config (tests): the old one is of no use
         analyzer = _HELPER_ANALYZERS[brands_key] = Analyzer(brands)
     return read_feed(body, url, now, analyzer, full_text)
+
+
+def _serve(task: Callable[..., ReadFeed], requests: IO[bytes], answers: IO[bytes]) -> None:
+    """The helper's loop: a request in, an answer out, until the daemon closes the pipe."""
+    while True:
+        try:
+            request = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            answer: tuple[str, object] = ("ok", task(*request))
+        except Exception as err:  # noqa: BLE001 - reported to the daemon, which logs it
+            answer = ("error", f"{type(err).__name__}: {err}")
+        pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
+        answers.flush()
+
+
+def main() -> None:
+    """``python -m ereputation.feed_reading [module:function]``: a helper's life."""
+    # The daemon ends its helpers itself (``close``, once the feeds in flight are read).
+    # systemd's SIGTERM to the whole unit, or a Ctrl-C in a terminal, must not kill them
+    # first: the feeds they were reading would be recorded as failed.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    task: Callable[..., ReadFeed] = read_in_helper
+    if len(sys.argv) > 1:
+        import importlib
+
+        module, _, name = sys.argv[1].partition(":")
+        task = getattr(importlib.import_module(module), name)
+    # The answers get the real stdout; anything a library prints goes to stderr instead.
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    _serve(task, sys.stdin.buffer, answers)
+
+
+if __name__ == "__main__":
+    # Through the module's real name: what the helper pickles must name
+    # ``ereputation.feed_reading.ReadFeed``, which the daemon can load, not ``__main__.ReadFeed``.
+    from ereputation.feed_reading import main as helper_main
+
+    helper_main()
