@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -240,3 +241,157 @@ def test_the_signature_index_finds_what_comparing_every_candidate_finds(monkeypa
                 index.forget(number)
                 stored.pop()
     assert 30 < groupings < 200  # both outcomes are exercised
+
+
+def _index_of(texts: list[list[str]]):
+    from ereputation.stories import SignatureIndex, story_signature
+
+    index = SignatureIndex()
+    for number, words in enumerate(texts, start=1):
+        signature = story_signature(story_fingerprint(" ".join(words[:4]), " ".join(words[4:])))
+        index.add(number, signature)
+    return index
+
+
+def test_a_rewrite_finds_its_story_under_many_newer_ones_sharing_common_words() -> None:
+    """An older story is found under 400 newer ones that share its common words: the rewrite
+    shares the keys of the story's own words too."""
+    from ereputation.stories import story_signature
+
+    common = [f"commun{n}" for n in range(12)]
+    texts = [[f"sujet{n}" for n in range(36)] + common]
+    texts += [[f"autre{m}x{n}" for n in range(36)] + common for m in range(400)]
+    index = _index_of(texts)
+    rewrite = [f"sujet{n}" for n in range(6, 36)] + [f"neuf{n}" for n in range(6)] + common
+    signature = story_signature(story_fingerprint(" ".join(rewrite[:4]), " ".join(rewrite[4:])))
+    assert index.find(signature) == 1
+
+
+def _reference_fingerprint(title: str, text: str) -> str:
+    import unicodedata
+
+    import numpy as np
+
+    from ereputation import stories
+
+    def normalise(piece: str) -> str:
+        out = []
+        for ch in piece:
+            folded = unicodedata.normalize("NFKD", ch.casefold())
+            folded = "".join(c for c in folded if not unicodedata.combining(c))
+            out.append(folded.translate(stories._ARABIC_FORMS).replace("_", ""))
+        return "".join(out)
+
+    def content_words(normalised: str) -> list[str]:
+        words = []
+        arabic = re.search(r"[\u0600-\u06ff]", normalised) is not None
+        for word in re.findall(r"\w+", normalised):
+            if arabic and re.search(r"[\u0600-\u06ff]", word):
+                word = stories._ARABIC_ARTICLE.sub("", word)
+            elif len(word) > 3 and word[-1] in "sx" and not word.isdigit():
+                word = word[:-1]
+            if len(word) > 1 and word not in stories._STOP_WORDS:
+                words.append(word)
+        return words
+
+    def words_of(piece: str, limit: int | None = None) -> list[str]:
+        if limit is not None:
+            cut = 2000
+            while cut < len(piece):
+                space = piece.find(" ", cut)
+                if space < 0:
+                    break
+                words = content_words(normalise(piece[:space]))
+                if len(words) >= limit:
+                    return words[:limit]
+                cut *= 2
+        words = content_words(normalise(piece))
+        return words if limit is None else words[:limit]
+
+    features = set(words_of(title or "")) | set(words_of(text or "", LEAD_WORDS))
+    if not features:
+        return "m1:e"
+    prime = (1 << 31) - 1
+    values = np.array(
+        [
+            int.from_bytes(hashlib.blake2b(f.encode("utf-8"), digest_size=4).digest(), "big")
+            % prime
+            for f in features
+        ],
+        dtype=np.uint64,
+    )
+    rng = np.random.default_rng(20240305)
+    a = rng.integers(1, prime, size=64, dtype=np.uint64)
+    b = rng.integers(0, prime, size=64, dtype=np.uint64)
+    hashed = (a[:, None] * values[None, :] + b[:, None]) % np.uint64(prime)
+    return "m1:" + hashed.min(axis=1).astype(">u4").tobytes().hex()
+
+
+_PIECES = [
+    # French: accents, elisions, plurals, stop words, ligatures, capitals
+    "L'opérateur", "Télécom", "relève", "ses", "tarifs", "œuvre", "cœur", "Noël", "naïve",
+    "ÉLÉPHANTS", "aujourd'hui", "prix", "jeux", "bureaux", "à", "où", "ça", "déjà", "Ça",
+    # English and Latin odds: German sharp s, Turkish dotted I, full width, underscores
+    "Straße", "İstanbul", "Ｆｕｌｌ", "ＡＢＣ", "snake_case", "__init__", "ﬁles", "Ǆemal",
+    # Arabic: clitics before the article, hamza forms, ta marbuta, harakat, tatweel, digits
+    "والأسعار", "بالمدرسة", "للشركة", "فالإنترنت", "كالأطفال", "مُحَمَّد", "الـــشركة", "إعلان",
+    "ٱلْعَرَبِيَّة", "مستشفى", "مسؤول", "رئيس", "٢٠٢٤", "۱۲۳", "في", "من", "وقال", "ﻻ", "ﷺ",
+    # digits and mixed words, Greek (final sigma), Cyrillic, CJK, Hangul, emoji, marks alone
+    "2024", "5%", "x86", "3ds", "boss", "ΟΔΥΣΣΕΥΣ", "Москва", "東京", "한국어", "🙂", "\u0301",
+    "e\u0301", "a\u0328\u0301", "\u034f", "½", "™", "ⅸ",
+]  # fmt: skip
+_SEPARATORS = [" ", "  ", ", ", ". ", "\n", " - ", "'", "’", "_", "\u00a0", "\t", "…", "،"]
+
+
+def _varied_texts(count: int, seed: int) -> list[tuple[str, str]]:
+    import random
+
+    rng = random.Random(seed)
+    items: list[tuple[str, str]] = [("", ""), ("", "… !!! "), ("   ", "\n")]
+    for number in range(count):
+
+        def piece(words: int) -> str:
+            parts = []
+            for _ in range(words):
+                roll = rng.random()
+                if roll < 0.6:
+                    parts.append(rng.choice(_PIECES))
+                elif roll < 0.8:  # a made-up word, as in the benchmark corpus
+                    letters = rng.choices("bcdfgklmnprstvzéèaeiouxsç", k=rng.randint(2, 9))
+                    parts.append("".join(letters))
+                else:  # any code points (surrogates aside), most from the first blocks
+                    codes = [rng.randrange(0x20, rng.choice([0x3000, 0x110000])) for _ in "abc"]
+                    parts.append("".join(chr(c) for c in codes if not 0xD800 <= c < 0xE000))
+                parts.append(rng.choice(_SEPARATORS))
+            return "".join(parts)
+
+        words = rng.choice([0, 3, 20, 60, 150]) if number % 10 else rng.randint(600, 1500)
+        items.append((piece(rng.randint(0, 12)), piece(words)))  # every 10th: > 2000 chars
+    return items
+
+
+VARIED = _varied_texts(600, seed=11)
+# sha256 of all their fingerprints, one a line, from the first implementation (main at efadadb)
+VARIED_DIGEST = "3aa1534e0eba7a6535dff303801e4c6463c6e297633abf2277ce889b3a603a28"
+
+
+def test_varied_texts_cover_what_they_should() -> None:
+    assert sum(len(text) > 2000 for _, text in VARIED) >= 50
+    assert sum(re.search(r"[\u0600-\u06ff]", text) is not None for _, text in VARIED) >= 300
+    assert sum(story_fingerprint(*item) == "m1:e" for item in VARIED) >= 3
+
+
+def test_fingerprint_equals_the_plain_implementation_on_varied_texts() -> None:
+    for title, text in VARIED:
+        assert story_fingerprint(title, text) == _reference_fingerprint(title, text), (title, text)
+
+
+def test_fingerprints_of_varied_texts_are_the_ones_stored() -> None:
+    lines = "\n".join(story_fingerprint(title, text) for title, text in VARIED)
+    assert hashlib.sha256(lines.encode()).hexdigest() == VARIED_DIGEST
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60), st.text(max_size=400))
+def test_property_fingerprint_equals_the_plain_implementation(title: str, text: str) -> None:
+    assert story_fingerprint(title, text) == _reference_fingerprint(title, text)
