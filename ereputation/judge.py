@@ -10,6 +10,7 @@ import hashlib
 import re
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -129,9 +130,14 @@ def record_from_item(
     item: FeedItem,
     article: Article | None,
     feed_url: str,
+    fingerprint: bool = True,
 ) -> ArticleRecord | None:
     """The article to store for a feed item (and its page, if read), or None when it names
-    no brand.  Pure: a feed reader process calls it too (feed_reading.py)."""
+    no brand.  Pure: a feed reader process calls it too (feed_reading.py).
+
+    ``fingerprint``: compute the story fingerprint here; else it is left None, for
+    ``with_fingerprint`` to add (see ``feed_reading.read_feed``).
+    """
     title = item.title or (article.title if article and article.title else "")
     summary = item.summary
     content = item.content
@@ -150,8 +156,6 @@ def record_from_item(
             + "#"
             + hashlib.sha1(item.guid.encode("utf-8", "replace")).hexdigest()[:16]
         )
-    from .stories import story_fingerprint  # numpy: only once something is recorded
-
     published = item.published_at or (article.published_at if article else None)
     declared = item.language or (article.language if article else None)
     language, mentions = analyzer.mentions(url, text, hits, declared)
@@ -169,6 +173,20 @@ def record_from_item(
         published_at=published,
         language=language,
         content_hash=content_hash(title, content or summary),
-        fingerprint=story_fingerprint(title, content or summary),
+        fingerprint=_fingerprint(title, content or summary) if fingerprint else None,
         mentions=mentions,
     )
+
+
+def with_fingerprint(record: ArticleRecord) -> ArticleRecord:
+    """``record`` with its story fingerprint, computed as ``record_from_item`` does."""
+    if record.fingerprint is not None:
+        return record
+    text = record.content or record.summary
+    return replace(record, fingerprint=_fingerprint(record.title, text))
+
+
+def _fingerprint(title: str, text: str) -> str:
+    from .stories import story_fingerprint  # numpy: only once something is recorded
+
+    return story_fingerprint(title, text)

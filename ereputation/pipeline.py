@@ -26,7 +26,7 @@ from .canonical import canonical_url
 from .config import Config, Source
 from .feed_reading import FeedReaders, default_processes
 from .fetch import Fetcher, FetchResult, next_poll_delay
-from .judge import Analyzer, record_from_item
+from .judge import Analyzer, record_from_item, with_fingerprint
 from .records import ArticleRecord, SourceOutcome
 from .store.record import (
     PendingOutcome,
@@ -162,7 +162,7 @@ class SourcePoller:
             new.discard(key)
             if item is None:  # judged by the reader from the feed's text alone
                 if judged.record is not None:
-                    articles.append(judged.record)
+                    articles.append(with_fingerprint(judged.record))
                 seen.append(key)
                 continue
             link = canonical_url(item.link) if item.link else None
