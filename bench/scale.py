@@ -8,7 +8,9 @@ fresh database: a first pass (everything new), then a second pass (every feed an
 fails again), each as a separate ``ereputation`` process, then the baseline
 (bench/baseline.py) as a process too.  For each process: wall and CPU seconds and peak memory
 (CPU from ``wait4``, children included; peak memory from bench/peak.py: the process's own
-plus its feed reader's, not this script or the server); items/s
+plus its feed reader's, not this script or the server; and the highest sampled sum of their
+PSS, where a shared library's pages are split between the processes that map them, this
+script among them); items/s
 and feeds/s; and what was stored against the corpus's truth: precision and recall of the
 (article URL, brand) pairs.  Medians over ``--runs``.
 
@@ -27,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +49,7 @@ class Measure:
     cpu: float  # user + system seconds of the process
     peak_mb: float  # maximum resident set size: the process's, plus its largest child's
     child_mb: float  # the largest child's (the daemon's feed reader), included in peak_mb
+    pss_mb: float  # the highest sampled sum of the process's and its children's PSS
     output: str
 
     @staticmethod
@@ -64,7 +68,9 @@ class Measure:
             command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
         assert process.stdout is not None
+        sampler = _PssSampler(process.pid)
         output = process.stdout.read().decode("utf-8", "replace")
+        sampler.stop()
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - start
@@ -73,7 +79,52 @@ class Measure:
         own_kb, child_kb = (int(kb) for kb in peak_file.read_text().split())
         # The sum of the two peaks: an upper bound of the peak of the sum, never less.
         peak_mb = (own_kb + child_kb) / 1024
-        return Measure(wall, usage.ru_utime + usage.ru_stime, peak_mb, child_kb / 1024, output)
+        cpu = usage.ru_utime + usage.ru_stime
+        return Measure(wall, cpu, peak_mb, child_kb / 1024, sampler.peak_mb, output)
+
+
+class _PssSampler:
+    """The highest sum of PSS (proportional set size) over a process and its children, every
+    50 ms: what two processes of the daemon hold together, their shared libraries counted
+    once (split between them, and with any other process mapping them, such as this script)
+    rather than once each as the sum of their RSS does.  Sampling may miss a peak shorter
+    than 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self._pid = pid
+        self.peak_mb = 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(0.05):
+            pids = [self._pid, *_children(self._pid)]
+            self.peak_mb = max(self.peak_mb, sum(_pss_kb(pid) for pid in pids) / 1024)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            found += map(int, Path(f"/proc/{pid}/task/{task}/children").read_text().split())
+    except OSError:  # it ended meanwhile
+        pass
+    return found
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 @dataclass(frozen=True)
@@ -89,7 +140,10 @@ def quality(found: set[tuple[str, str]], truth: frozenset[tuple[str, str]]) -> Q
                    len(found))  # fmt: skip
 
 
-def write_config(folder: Path, base_url: str, corpus: Corpus, concurrency: int) -> Path:
+def write_config(
+    folder: Path, base_url: str, corpus: Corpus, concurrency: int, readers: int | None = None
+) -> Path:
+    """``readers``: ``fetch.parse_processes`` (None: the daemon's default)."""
     sources = "\n".join(
         f'  - {{name: "feed {i}", url: "{base_url}{feed.path}", full_text: never}}'
         for i, feed in enumerate(corpus.feeds)
@@ -98,7 +152,9 @@ def write_config(folder: Path, base_url: str, corpus: Corpus, concurrency: int) 
     config.write_text(
         f"database: bench.db\n{BRANDS_YAML}sources:\n{sources}\n"
         f"fetch: {{concurrency: {concurrency}, per_host: {min(32, concurrency)}, "
-        "host_delay: 0s, timeout: 3s}\n"
+        "host_delay: 0s, timeout: 3s"
+        + ("" if readers is None else f", parse_processes: {readers}")
+        + "}\n"
         "email: {outbox: outbox}\n",
         encoding="utf-8",
     )
@@ -119,6 +175,10 @@ def main() -> None:
     parser.add_argument("--fail-share", type=float, default=0.03)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--parse-processes", type=int, default=None,
+        help="the daemon's feed reader processes (default: its own default; 0: none)",
+    )  # fmt: skip
     parser.add_argument(
         "--templated", action="store_true",
         help="the corpus of the rounds before 2026-11-26 (template sentences, ~12 stories)",
@@ -146,7 +206,9 @@ def main() -> None:
         for run in range(args.runs):
             with tempfile.TemporaryDirectory(prefix="ereputation-bench-") as tmp:
                 folder = Path(tmp)
-                config = write_config(folder, server.base_url, corpus, args.concurrency)
+                config = write_config(
+                    folder, server.base_url, corpus, args.concurrency, args.parse_processes
+                )
                 first = Measure.of([*daemon, str(config)], folder, env)
                 sql = "SELECT a.url, m.brand FROM mentions m JOIN articles a ON a.id = m.article_id"
                 found = stored_pairs(folder / "bench.db", sql)
@@ -171,20 +233,21 @@ def main() -> None:
 def report(rows: dict[str, list[tuple[Measure, Quality | None]]], corpus: Corpus) -> None:
     feeds = len(corpus.feeds)
     print(f"\nmedians of {len(next(iter(rows.values())))} runs")
-    print(f"{'':22} {'wall s':>8} {'CPU s':>8} {'peak MB':>8} {'(reader)':>8} {'items/s':>9} "
-          f"{'feeds/s':>8} {'precision':>9} {'recall':>7}")  # fmt: skip
+    print(f"{'':22} {'wall s':>8} {'CPU s':>8} {'peak MB':>8} {'(reader)':>8} {'PSS MB':>7} "
+          f"{'items/s':>9} {'feeds/s':>8} {'precision':>9} {'recall':>7}")  # fmt: skip
     walls = {}
     for name, results in rows.items():
         wall = statistics.median(m.wall for m, _ in results)
         cpu = statistics.median(m.cpu for m, _ in results)
         peak = max(m.peak_mb for m, _ in results)
         child = max(m.child_mb for m, _ in results)
+        pss = max(m.pss_mb for m, _ in results)
         walls[name] = wall
         qualities = [q for _, q in results if q is not None]
         precision = f"{statistics.median(q.precision for q in qualities):9.4f}" if qualities else ""
         recall = f"{statistics.median(q.recall for q in qualities):7.4f}" if qualities else ""
         rates = f"{corpus.items / wall:9.0f} {feeds / wall:8.1f}"
-        print(f"{name:22} {wall:8.2f} {cpu:8.2f} {peak:8.1f} {child:8.1f} {rates} "
+        print(f"{name:22} {wall:8.2f} {cpu:8.2f} {peak:8.1f} {child:8.1f} {pss:7.1f} {rates} "
               f"{precision:>9} {recall:>7}")  # fmt: skip
     if "naive baseline" in walls:
         ratio = walls["naive baseline"] / walls["daemon, first pass"]
