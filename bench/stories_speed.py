@@ -217,15 +217,7 @@ def real_text_report(shared: Path) -> None:
         pairs += int(np.count_nonzero(other))
     similarity = np.concatenate(similarities)
     print(f"real items: {len(matrix)} from {len(set(feeds))} feeds, {pairs:,} pairs across feeds")
-    print(f"  sharing a band key (candidates): {candidates / pairs:.4f}")
-    for quantile in (0.5, 0.9, 0.99, 0.999):
-        print(
-            f"  estimated Jaccard, {quantile:.1%} quantile: {np.quantile(similarity, quantile):.3f}"
-        )
-    print(
-        f"  mean {similarity.mean():.4f};"
-        f" pairs >= {THRESHOLD}: {np.count_nonzero(similarity >= THRESHOLD)}"
-    )
+    _print_similarities(similarity, candidates / pairs)
 
 
 def generated_pairs_report(signatures: list[np.ndarray], count: int = 3000) -> None:
@@ -242,7 +234,11 @@ def generated_pairs_report(signatures: list[np.ndarray], count: int = 3000) -> N
         candidates += int(np.count_nonzero((keys[row + 1 :] == keys[row]).any(axis=1)))
     similarity = np.concatenate(similarities)
     print(f"generated articles: {count}, {len(similarity):,} pairs")
-    print(f"  sharing a band key (candidates): {candidates / len(similarity):.4f}")
+    _print_similarities(similarity, candidates / len(similarity))
+
+
+def _print_similarities(similarity: np.ndarray, candidate_share: float) -> None:
+    print(f"  sharing a band key (candidates): {candidate_share:.4f}")
     for quantile in (0.5, 0.9, 0.99, 0.999):
         print(
             f"  estimated Jaccard, {quantile:.1%} quantile: {np.quantile(similarity, quantile):.3f}"
