@@ -16,15 +16,17 @@ between the processes stays small.  Which process read a feed never shows in wha
 A parser that crashes the helper (a fault in a C library on a hostile feed) costs that feed,
 not the daemon: the feed is tried once more in a new helper, then reported as failed.
 
-The helper is a plain ``python -m ereputation.feed_reading`` talking pickle over its stdin
-and stdout, not ``multiprocessing``: no semaphore in /dev/shm, no resource-tracker process
-(~10 MB more), no re-import of the daemon's ``__main__``; the pipes are all it needs, which
-the systemd sandbox allows.  The pickles only ever come from the daemon or its own helper.
+The helper is a plain Python process (this interpreter, this ``sys.path``, then ``main``
+below) talking pickle over its stdin and stdout, not ``multiprocessing``: no semaphore in
+/dev/shm, no resource-tracker process (~10 MB more), no re-import of the daemon's
+``__main__``; the pipes are all it needs, which the systemd sandbox allows.  The pickles
+only ever come from the daemon or its own helper.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import pickle
@@ -36,7 +38,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from .judge import Analyzer, record_from_item
@@ -209,6 +210,15 @@ class FeedReaders:
             self._idle.put(None)  # wakes every thread waiting for a helper
 
 
+_SYS_PATH = "EREPUTATION_READER_SYS_PATH"
+_BOOTSTRAP = (
+    "import json, os, sys\n"
+    f"sys.path[:] = json.loads(os.environ.pop({_SYS_PATH!r}))\n"
+    "from ereputation.feed_reading import main\n"
+    "main()\n"
+)
+
+
 class _HelperDied(Exception):
     pass
 
@@ -217,10 +227,10 @@ class _Helper:
     """One helper process and its pipes; used by one thread at a time."""
 
     def __init__(self, task: str | None) -> None:
-        package_root = str(Path(__file__).resolve().parent.parent)
-        path = os.environ.get("PYTHONPATH")
-        env = {**os.environ, "PYTHONPATH": package_root + (os.pathsep + path if path else "")}
-        command = [sys.executable, "-m", "ereputation.feed_reading", *([task] if task else [])]
+        # The daemon's own sys.path, as it is (not through PYTHONPATH, which would put its
+        # entries before the standard library's): the helper imports what the daemon does.
+        env = {**os.environ, _SYS_PATH: json.dumps(sys.path)}
+        command = [sys.executable, "-c", _BOOTSTRAP, *([task] if task else [])]
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True
         )
@@ -285,7 +295,8 @@ def _serve(task: Callable[..., ReadFeed], requests: IO[bytes], answers: IO[bytes
 
 
 def main() -> None:
-    """``python -m ereputation.feed_reading [module:function]``: a helper's life."""
+    """A helper's life (``_BOOTSTRAP``); ``sys.argv[1]``, if any: the task as
+    ``module:function``, else ``read_in_helper``."""
     # The daemon ends its helpers itself (``close``, once the feeds in flight are read).
     # systemd's SIGTERM to the whole unit, or a Ctrl-C in a terminal, must not kill them
     # first: the feeds they were reading would be recorded as failed.
@@ -301,11 +312,3 @@ def main() -> None:
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     _serve(task, sys.stdin.buffer, answers)
-
-
-if __name__ == "__main__":
-    # Through the module's real name: what the helper pickles must name
-    # ``ereputation.feed_reading.ReadFeed``, which the daemon can load, not ``__main__.ReadFeed``.
-    from ereputation.feed_reading import main as helper_main
-
-    helper_main()

@@ -123,13 +123,7 @@ def _analyzer() -> Analyzer:
     return Analyzer([Brand(name="Atlas Télécom", aliases=("Atlas Telecom",))])
 
 
-@pytest.fixture
-def tests_importable(monkeypatch):
-    """A helper can import this module (for the tasks below): tests/ on its PYTHONPATH."""
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))
-
-
-def test_a_helper_that_dies_fails_that_feed_and_a_new_helper_reads_the_next(tests_importable):
+def test_a_helper_that_dies_fails_that_feed_and_a_new_helper_reads_the_next():
     readers = FeedReaders(_analyzer(), 1, task="test_feed_reading:_crashing")
     now = datetime.now(UTC)
     try:
@@ -148,7 +142,7 @@ def _dying(*args: object) -> object:
     os._exit(1)
 
 
-def test_a_helper_that_never_reads_a_feed_gives_way_to_reading_in_the_daemon(tests_importable):
+def test_a_helper_that_never_reads_a_feed_gives_way_to_reading_in_the_daemon():
     readers = FeedReaders(_analyzer(), 1, task="test_feed_reading:_dying")
     now = datetime.now(UTC)
     try:
