@@ -1,9 +1,11 @@
 """One poll cycle: every due source fetched, read, matched, scored and stored.
 
-Workers (threads) do the per-source work: fetch, extract, match, score.  They only *read*
-the database (which items are new).  The calling thread is the single writer: it stores each
-source's outcome in one transaction as soon as that source is done, so a cycle interrupted
-by SIGTERM or ``kill -9`` keeps every source it finished and nothing half-done.
+Workers (threads) do the per-source work: fetch, extract, match, score; a changed feed's
+parsing and per-item analysis go to a feed reader process when there is one
+(feed_reading.py), so that they run on another core.  The workers only *read* the database
+(which items are new).  The calling thread is the single writer: it stores each source's
+outcome in one transaction as soon as that source is done, so a cycle interrupted by
+SIGTERM or ``kill -9`` keeps every source it finished and nothing half-done.
 
 One broken source never stops the others: its error becomes its outcome.
 """
