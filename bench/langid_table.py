@@ -1,4 +1,5 @@
-"""Build ``ereputation/data/langid/trie.bin.gz`` from the installed py3langid model.
+"""Build ``ereputation/data/langid/trie.bin.gz`` and ``scores.bin.gz`` from the installed
+py3langid model.
 
 ``python bench/langid_table.py`` — run it again when py3langid's model changes (the daemon
 then falls back to py3langid's own, larger walk until the table matches; a test says so).
@@ -20,6 +21,7 @@ from ereputation import langid_table
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "ereputation" / langid_table.TABLE
+SCORES_OUT = ROOT / "ereputation" / langid_table.SCORES
 
 
 def texts() -> list[str]:
@@ -51,6 +53,20 @@ def main() -> None:
             sys.exit(f"the table counts other features than py3langid on: {text!r}")
     print(f"{OUT.relative_to(ROOT)}: {states} states, {OUT.stat().st_size} bytes, "
           f"same features as py3langid on {len(checked)} texts")  # fmt: skip
+    # Our languages' columns of the score table, as load() would read them from the model.
+    from ereputation.language import _LANGUAGES
+
+    labels, priors, scores = langid_table.model_columns(_LANGUAGES)
+    buffer = io.BytesIO()
+    langid_table.write_scores(digest, _LANGUAGES, labels, priors, scores, buffer)
+    SCORES_OUT.write_bytes(gzip.compress(buffer.getvalue(), compresslevel=9, mtime=0))
+    shipped = langid_table.read_scores(digest, _LANGUAGES)
+    assert shipped is not None and shipped[0] == labels
+    assert shipped[1].tobytes() == priors.tobytes() and shipped[2].tobytes() == scores.tobytes()
+    print(
+        f"{SCORES_OUT.relative_to(ROOT)}: {len(labels)} languages × {scores.shape[0]} "
+        f"features, {SCORES_OUT.stat().st_size} bytes, bit for bit the model's"
+    )
 
 
 if __name__ == "__main__":

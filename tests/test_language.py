@@ -116,22 +116,32 @@ def test_model_is_loaded_once_whatever_the_number_of_threads(monkeypatch) -> Non
     assert set(results) == {"fr"}
 
 
-@pytest.mark.parametrize("shipped_trie", [True, False], ids=["feature trie", "chunked DFA"])
+@pytest.mark.parametrize(
+    ("shipped_trie", "shipped_scores"),
+    [(True, True), (True, False), (False, False)],
+    ids=["feature trie, shipped scores", "feature trie, the model's scores", "chunked DFA"],
+)
 def test_the_slim_model_answers_as_py3langid_restricted_to_the_same_languages(
-    shipped_trie: bool, monkeypatch: pytest.MonkeyPatch
+    shipped_trie: bool, shipped_scores: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``_load_identifier`` keeps only what our 13 languages need: the shipped feature trie
     (``langid_table``) or, when it was made from another model, py3langid's transition table
-    read in chunks.  Either way its answers, probabilities included, are the library's own."""
+    read in chunks; the shipped score columns, or the model's own.  Either way its answers,
+    probabilities included, are the library's own."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     from ereputation import langid_table
 
+    read = []
+    real_read_scores = langid_table.read_scores
+    monkeypatch.setattr(langid_table, "read_scores", lambda *args: read.append(1) or (
+        real_read_scores(*args) if shipped_scores else None))  # fmt: skip
     if not shipped_trie:
         monkeypatch.setattr(langid_table, "read_table", lambda digest: None)
     reference = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     reference.set_languages(list(language._LANGUAGES))
     slim = language._load_identifier()
+    assert bool(read) is shipped_trie  # the shipped scores are only for the shipped trie
     assert isinstance(slim.tk_nextmove, array.array)
     assert (len(slim.tk_nextmove) == 0) is shipped_trie  # the 37 MB table is not loaded
     assert slim.nb_ptc.shape[1] == len(language._LANGUAGES) < reference._full_model[0].shape[1]
@@ -145,3 +155,20 @@ def test_the_slim_model_answers_as_py3langid_restricted_to_the_same_languages(
         ours, theirs = slim.classify(text), reference.classify(text)
         assert ours[0] == theirs[0], text
         assert ours[1] == pytest.approx(theirs[1], abs=1e-6), text
+
+
+def test_the_shipped_scores_are_the_models_columns_bit_for_bit() -> None:
+    """``data/langid/scores.bin.gz`` saves the reader ~0.5 s of decompressing the model at
+    each start; it must be exactly what would be read from the model (else rebuild it with
+    ``python bench/langid_table.py``)."""
+    from ereputation import langid_table
+
+    digest = langid_table.model_digest(langid_table.model_path())
+    shipped = langid_table.read_scores(digest, language._LANGUAGES)
+    assert shipped is not None
+    labels, priors, scores = langid_table.model_columns(language._LANGUAGES)
+    assert shipped[0] == labels
+    assert shipped[1].dtype == priors.dtype and shipped[1].tobytes() == priors.tobytes()
+    assert shipped[2].dtype == scores.dtype and shipped[2].tobytes() == scores.tobytes()
+    assert langid_table.read_scores("another model", language._LANGUAGES) is None
+    assert langid_table.read_scores(digest, ("en", "fr")) is None
