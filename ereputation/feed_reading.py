@@ -1,11 +1,10 @@
 """A feed body in, its items judged out: parsing and analysis, off the daemon's GIL.
 
-Parsing (fastfeedparser, lxml, flattening HTML), brand matching, language, sentiment and
-story fingerprints are pure CPU work and nearly all of a first pass's, and the daemon's
-threads share one core through the GIL.  A helper process (``fetch.parse_processes``: one
-by default on a machine with two cores or more) does them on the second core; the daemon's
-own process keeps the network, article pages and the database (bench/scale.py,
-docs/benchmarks.md).
+Parsing (fastfeedparser, lxml, flattening HTML), brand matching, language and sentiment are
+pure CPU work and most of a first pass's, and the daemon's threads share one core through
+the GIL.  A helper process (``fetch.parse_processes``: one by default on a machine with two
+cores or more) does them on the second core; the daemon's own process keeps the network,
+article pages, story fingerprints and the database (bench/scale.py, docs/benchmarks.md).
 
 Only what the daemon needs comes back: every item's key, the article to store for an item
 that names a brand, and the item itself when its article page is to be read (the daemon
@@ -18,7 +17,7 @@ not the daemon: the feed is tried once more in a new helper, then reported as fa
 
 The helper is a plain Python process (this interpreter, this ``sys.path``, then ``main``
 below) talking pickle over its stdin and stdout, not ``multiprocessing``: no semaphore in
-/dev/shm, no resource-tracker process (~10 MB more), no re-import of the daemon's
+/dev/shm, no resource-tracker process (~14 MB more), no re-import of the daemon's
 ``__main__``; the pipes are all it needs, which the systemd sandbox allows.  The pickles
 only ever come from the daemon or its own helper.
 """
