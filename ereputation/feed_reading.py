@@ -85,21 +85,20 @@ def read_feed(body: bytes, url: str, now: datetime, analyzer: Analyzer, full_tex
     """Parse ``body`` and judge every item (the same in the daemon or a helper).
 
     Items already seen are judged too (the helper cannot ask the database): on the other
-    core, that costs less than a round trip would.  Story fingerprints are left to the
-    daemon (``judge.with_fingerprint``): they are story grouping's, and with them the two
-    processes' shares of a first pass are about even (bench/scale.py).
+    core, that costs less than a round trip would.
     """
     from .extract import parse_feed
 
     parsed = parse_feed(body, url, now)
     if parsed.problem:
         return ReadFeed(parsed.problem, ())
-    judged = [
-        JudgedItem(key, item, None)
-        if wants_page(item, full_text)
-        else JudgedItem(key, None, record_from_item(analyzer, item, None, url, fingerprint=False))
-        for key, item in ((item_key(item), item) for item in parsed.items)
-    ]
+    judged = []
+    for item in parsed.items:
+        key = item_key(item)
+        if wants_page(item, full_text):
+            judged.append(JudgedItem(key, item, None))
+        else:
+            judged.append(JudgedItem(key, None, record_from_item(analyzer, item, None, url)))
     return ReadFeed(None, tuple(judged))
 
 

@@ -1,7 +1,8 @@
-"""One item in, what to store out: brand matches, language, sentiment, story fingerprint.
+"""One item in, what to store out: brand matches, language, sentiment.
 
 The pure part of the pipeline, with no network and no database, so that it runs in the
-daemon's threads or in a feed reader process alike (feed_reading.py).
+daemon's threads or in a feed reader process alike (feed_reading.py).  The story fingerprint
+is story grouping's, added by the daemon (``with_fingerprint``).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Analyzer:
 
         They are cached lazily without a lock: 32 workers finding their first mention at
         once each built their own copy (1.4 GB peak instead of 180 MB, bench/scale.py).
-        The language identifier (py3langid, ~28 MB and 0.5 s to load) waits for the first
+        The language identifier (py3langid, ~28 MB and 0.1 s to load) waits for the first
         text whose language the stop-word vote leaves open: see ``language.detect_language``.
         """
         from .sentiment import score_sentiment
@@ -66,9 +67,10 @@ class Analyzer:
 
     def find(self, title: str, summary: str, content: str) -> tuple[str, list[Hit]]:
         """The text the article is matched on, and its brand hits (cheap when there are none)."""
-        from .match import matching_text
-
-        text = matching_text(title, summary, content)
+        body = content if len(content) >= len(summary) else summary
+        if title and body.startswith(title):
+            body = body[len(title) :].lstrip()  # extracted pages often open with their title
+        text = f"{title}\n{body}".strip() if title else body
         return text, self.matcher.find(text)
 
     def analyse(
@@ -130,14 +132,10 @@ def record_from_item(
     item: FeedItem,
     article: Article | None,
     feed_url: str,
-    fingerprint: bool = True,
 ) -> ArticleRecord | None:
     """The article to store for a feed item (and its page, if read), or None when it names
-    no brand.  Pure: a feed reader process calls it too (feed_reading.py).
-
-    ``fingerprint``: compute the story fingerprint here; else it is left None, for
-    ``with_fingerprint`` to add (see ``feed_reading.read_feed``).
-    """
+    no brand; its fingerprint is left to ``with_fingerprint``.  Pure: a feed reader process
+    calls it too (feed_reading.py)."""
     title = item.title or (article.title if article and article.title else "")
     summary = item.summary
     content = item.content
@@ -173,20 +171,16 @@ def record_from_item(
         published_at=published,
         language=language,
         content_hash=content_hash(title, content or summary),
-        fingerprint=_fingerprint(title, content or summary) if fingerprint else None,
+        fingerprint=None,
         mentions=mentions,
     )
 
 
 def with_fingerprint(record: ArticleRecord) -> ArticleRecord:
-    """``record`` with its story fingerprint, computed as ``record_from_item`` does."""
-    if record.fingerprint is not None:
-        return record
-    text = record.content or record.summary
-    return replace(record, fingerprint=_fingerprint(record.title, text))
-
-
-def _fingerprint(title: str, text: str) -> str:
+    """``record`` with the story fingerprint of its title and text (its content, else its
+    summary).  In the daemon's threads, not the feed reader: with it there, the reader was
+    the bottleneck of a first pass (docs/benchmarks.md, sixth round)."""
     from .stories import story_fingerprint  # numpy: only once something is recorded
 
-    return story_fingerprint(title, text)
+    text = record.content or record.summary
+    return replace(record, fingerprint=story_fingerprint(record.title, text))

@@ -136,9 +136,14 @@ def read_scores(digest: str, languages: Sequence[str]) -> tuple[list[str], Any, 
 def model_columns(languages: Sequence[str]) -> tuple[list[str], Any, Any]:
     """(labels, priors, scores) of ``languages`` read from the installed model itself."""
     with _model_npz() as data:
-        classes = data["classes"].tolist()
-        keep = [i for i, name in enumerate(classes) if name in languages]
-        return [classes[i] for i in keep], data["pc"][keep], read_columns(data.zip, "ptc.npy", keep)
+        return _columns(data, languages)
+
+
+def _columns(data: Any, languages: Sequence[str]) -> tuple[list[str], Any, Any]:
+    """(labels, priors, scores) of ``languages`` in the open model ``data``, in its order."""
+    classes = data["classes"].tolist()
+    keep = [i for i, name in enumerate(classes) if name in languages]
+    return [classes[i] for i in keep], data["pc"][keep], read_columns(data.zip, "ptc.npy", keep)
 
 
 def feature_counts(table: dict[bytes, int], text: bytes) -> Counter[int] | None:
@@ -251,10 +256,7 @@ def load(languages: Sequence[str]) -> Any:
         return _table_identifier(found, *shipped)
     try:
         with _model_npz() as data:
-            classes = data["classes"].tolist()
-            keep = [i for i, name in enumerate(classes) if name in languages]
-            priors = data["pc"][keep]
-            scores = read_columns(data.zip, "ptc.npy", keep)
+            labels, priors, scores = _columns(data, languages)
             if found is None:
                 outputs = array("i", data["out_feat"].astype("<i4").tobytes())
                 rows = read_array(data.zip, "nextmove_row.npy")
@@ -263,7 +265,6 @@ def load(languages: Sequence[str]) -> Any:
         identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
         identifier.set_languages(list(languages))
         return identifier
-    labels = [classes[i] for i in keep]
     if found is None:
         identifier = LanguageIdentifier(
             scores, priors, labels, moves, outputs, norm_probs=True, tk_row=rows

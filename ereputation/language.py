@@ -17,7 +17,7 @@
   decides, in about 10 µs instead of py3langid's 100+.  It agrees with py3langid on
   99.9-100 % of the texts it decides in ../shared/eval/sentiment (53-83 % of the French and
   English texts there; the differences are texts py3langid calls ``None``), and it keeps the
-  model (+28 MB, 0.5 s to load: ``langid_table``) out of memory while the texts are clear.
+  model (+28 MB, 0.1 s to load: ``langid_table``) out of memory while the texts are clear.
 """
 
 from __future__ import annotations

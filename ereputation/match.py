@@ -672,14 +672,6 @@ def _context_span_text(text: str, hit: Hit) -> str:
     return text[start:stop]
 
 
-def matching_text(title: str, summary: str, content: str) -> str:
-    """The text an item is matched on: its title, then the longer of summary and content."""
-    body = content if len(content) >= len(summary) else summary
-    if title and body.startswith(title):
-        body = body[len(title) :].lstrip()  # extracted pages often open with their title
-    return f"{title}\n{body}".strip() if title else body
-
-
 def mention_context(text: str, hit: Hit) -> str:
     """The sentence(s) around the hit, whitespace collapsed — what sentiment is scored on.
 

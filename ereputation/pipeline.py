@@ -164,7 +164,7 @@ class SourcePoller:
             new.discard(key)
             if item is None:  # judged by the reader from the feed's text alone
                 if judged.record is not None:
-                    articles.append(with_fingerprint(judged.record))
+                    articles.append(judged.record)
                 seen.append(key)
                 continue
             link = canonical_url(item.link) if item.link else None
@@ -282,15 +282,17 @@ def _read(
     whole: bool,
     body_hash: str | None = None,
 ) -> SourceOutcome:
-    """The outcome of a body read.  When items wait for a later poll (``whole`` false), no
-    validators and no hash are kept: that poll must read the body again, not get a 304."""
+    """The outcome of a body read, its articles with their story fingerprints.  When items
+    wait for a later poll (``whole`` false), no validators and no hash are kept: that poll
+    must read the body again, not get a 304."""
     if not whole:
         etag = last_modified = body_hash = None
     else:
         etag, last_modified = result.etag, result.last_modified
     return SourceOutcome(
         source, now, status=result.status, etag=etag, last_modified=last_modified,
-        items_read=items_read, seen_hashes=tuple(seen), articles=tuple(articles),
+        items_read=items_read, seen_hashes=tuple(seen),
+        articles=tuple(map(with_fingerprint, articles)),
         body_hash=body_hash,
     )  # fmt: skip
 
