@@ -11,6 +11,8 @@ import os
 import resource
 import signal
 import sqlite3
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from test_full_text import ARTICLE
 from ereputation.config import Brand, load_config
 from ereputation.cycle import run_once
 from ereputation.errors import ConfigError
-from ereputation.feed_reading import CRASHED, FeedReaders, read_in_helper
+from ereputation.feed_reading import CRASHED, IN_FLIGHT, FeedReaders, read_in_helper
 from ereputation.judge import Analyzer
 
 TEASERS = rss(
@@ -133,6 +135,38 @@ def test_a_helper_that_dies_fails_that_feed_and_a_new_helper_reads_the_next():
         fine = readers.read(FR.encode(), "http://x/b", now, "never")
         assert fine.problem is None and len(fine.items) == 4
         assert [bool(judged.record) for judged in fine.items] == [True, False, False, False]
+    finally:
+        readers.close()
+
+
+def _crashing_slowly(body: bytes, *args: object) -> object:
+    """Dies like ``_crashing``, but only after a while: time for another feed to queue."""
+    if b"CRASH" in body:
+        time.sleep(0.5)
+        os._exit(139)
+    return read_in_helper(body, *args)  # type: ignore[arg-type]
+
+
+def test_a_feed_queued_behind_one_that_kills_the_helper_is_read_all_the_same():
+    """Two feeds are in a helper at once (IN_FLIGHT): the death is the first one's fault, and
+    the one waiting behind it is read again elsewhere, not reported as crashed."""
+    assert IN_FLIGHT >= 2
+    readers = FeedReaders(_analyzer(), 1, task="test_feed_reading:_crashing_slowly")
+    now = datetime.now(UTC)
+    results: dict[str, object] = {}
+    hostile = FR.replace("Orangeade", "CRASH").encode()
+    try:
+        readers.read(FR.encode(), "http://x/warm", now, "never")  # the helper is up
+        crashing = threading.Thread(
+            target=lambda: results.update(a=readers.read(hostile, "http://x/a", now, "never"))
+        )
+        crashing.start()
+        time.sleep(0.2)  # the hostile feed is in the helper, which sleeps before dying
+        fine = readers.read(FR.encode(), "http://x/b", now, "never")
+        crashing.join()
+        assert fine.problem is None and len(fine.items) == 4
+        assert results["a"].problem == CRASHED  # type: ignore[attr-defined]
+        assert readers.processes == 1  # helpers did read feeds: no fallback
     finally:
         readers.close()
 
