@@ -276,7 +276,9 @@ def _write_outcome(
                                               added_stories)  # fmt: skip
         if created:
             new_articles += 1
-        mentioned_at = _mentioned_at(conn, article_id)
+            mentioned_at = iso(article.published_at) or polled  # what the row just got
+        else:
+            mentioned_at = _mentioned_at(conn, article_id)
         for mention in article.mentions:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO mentions (article_id, brand, matched, snippet, "
