@@ -149,22 +149,22 @@ class SourcePoller:
             return SourceOutcome(
                 source, now, status=result.status, error=read.problem, body_hash=body_hash
             )
-        new = self.seen.new_hashes(state.id, [judged.key for judged in read.items])
+        new = self.seen.new_hashes(state.id, read.keys)
         seen: list[str] = []
         articles: list[ArticleRecord] = []
         budget = source.max_articles
         whole = True  # every new item judged: nothing is left for the next poll to read
-        for judged in read.items:
-            key, item = judged.key, judged.page_wanted
+        for position, key in enumerate(read.keys):
             if key not in new:
                 continue
             if self.stop.is_set():
                 whole = False
                 continue
             new.discard(key)
+            item = read.pages.get(position)
             if item is None:  # judged by the reader from the feed's text alone
-                if judged.record is not None:
-                    articles.append(judged.record)
+                if position in read.records:
+                    articles.append(read.records[position])
                 seen.append(key)
                 continue
             link = canonical_url(item.link) if item.link else None
@@ -189,7 +189,7 @@ class SourcePoller:
             if record is not None and record.mentions:
                 articles.append(record)
             seen.append(key)
-        return _read(source, now, result, len(read.items), seen, articles, whole, body_hash)
+        return _read(source, now, result, len(read.keys), seen, articles, whole, body_hash)
 
     def _read_article(self, url: str) -> tuple[Article | None, bool]:
         """The article page's content, and whether a failure is worth retrying next poll.

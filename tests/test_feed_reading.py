@@ -131,10 +131,10 @@ def test_a_helper_that_dies_fails_that_feed_and_a_new_helper_reads_the_next():
     try:
         hostile = FR.replace("Orangeade", "CRASH").encode()
         crashed = readers.read(hostile, "http://x/a", now, "never")
-        assert (crashed.problem, crashed.items) == (CRASHED, ())
+        assert (crashed.problem, crashed.keys, crashed.records) == (CRASHED, (), {})
         fine = readers.read(FR.encode(), "http://x/b", now, "never")
-        assert fine.problem is None and len(fine.items) == 4
-        assert [bool(judged.record) for judged in fine.items] == [True, False, False, False]
+        assert fine.problem is None and len(fine.keys) == 4
+        assert list(fine.records) == [0]  # the first item names the brand
     finally:
         readers.close()
 
@@ -164,7 +164,7 @@ def test_a_feed_queued_behind_one_that_kills_the_helper_is_read_all_the_same():
         time.sleep(0.2)  # the hostile feed is in the helper, which sleeps before dying
         fine = readers.read(FR.encode(), "http://x/b", now, "never")
         crashing.join()
-        assert fine.problem is None and len(fine.items) == 4
+        assert fine.problem is None and len(fine.keys) == 4
         assert results["a"].problem == CRASHED  # type: ignore[attr-defined]
         assert readers.processes == 1  # helpers did read feeds: no fallback
     finally:
@@ -183,7 +183,7 @@ def test_a_helper_that_never_reads_a_feed_gives_way_to_reading_in_the_daemon():
         assert readers.read(FR.encode(), "http://x/a", now, "never").problem == CRASHED
         read = readers.read(FR.encode(), "http://x/a", now, "never")  # the third death
         assert readers.processes == 0
-        assert read.problem is None and [bool(j.record) for j in read.items][0]
+        assert read.problem is None and 0 in read.records
     finally:
         readers.close()
 

@@ -340,7 +340,7 @@ def sandboxed_workload(folder: Path) -> None:
         assert readers.processes == 1  # no fallback to reading in this process
     finally:
         readers.close()
-    assert read.problem is None and read.items[0].record is not None, read
+    assert read.problem is None and 0 in read.records, read
     scheduler = BackgroundScheduler(timezone=zoneinfo.ZoneInfo("Africa/Casablanca"))
     done = threading.Event()
     scheduler.add_job(done.set)
