@@ -37,7 +37,13 @@ from sklearn.model_selection import StratifiedKFold
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ereputation.sentiment import CLASSES, build_model, features, model_probabilities  # noqa: E402
+from ereputation.sentiment import (  # noqa: E402
+    CLASSES,
+    build_model,
+    features,
+    model_probabilities,
+    weight_columns,
+)
 
 TRAIN_FILES = {
     "en": ["en_vader_tweets", "en_vader_nyt", "en_vader_movies", "en_vader_amazon"],
@@ -315,7 +321,7 @@ def train(language: str, shared: Path, out: Path) -> dict[str, object]:
         "blend": choice.beta,
         "cv_macro_f1": round(choice.score, 4),
         "cv_macro_f1_per_source": {g: round(f, 4) for g, f in choice.per_source.items()},
-        "weights": weights,
+        **weight_columns(weights),
         "dense": dense,
         "intercept": [round(float(x), 5) for x in intercept],
         "bias": list(choice.bias),

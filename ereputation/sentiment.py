@@ -373,17 +373,20 @@ class _Model:
 def build_model(data: dict[str, Any]) -> _Model:
     """The model of an exported file's JSON, with each feature's products precomputed.
 
-    The file holds, per feature, its idf and one weight per class; a feature occurrence adds
-    idf² to the squared norm and idf·weight to each class, so those are what is kept: four
-    unboxed doubles per feature in one array, found through the feature's offset.  As a tuple
-    of four float objects per feature, the three models took 44 MB; this is about half.
+    The file holds the feature names (``features``) and, in columns of the same order, each
+    feature's ``idf`` and one weight per class (``neg``, ``neu``, ``pos``): flat lists parse
+    three times faster than an object of 40,000 small lists, and loading the models is paid
+    at every start of a feed reader.  A feature occurrence adds idf² to the squared norm and
+    idf·weight to each class, so those are what is kept: four unboxed doubles per feature in
+    one array, found through the feature's offset.  As a tuple of four float objects per
+    feature, the three models took 44 MB; this is about half.
     """
+    names: list[str] = data["features"]
+    columns = zip(data["idf"], data["neg"], data["neu"], data["pos"], strict=True)
+    sums = array("d", [v for i, a, b, c in columns for v in (i * i, i * a, i * b, i * c)])
     terms: dict[str, int] = {}
     grams: dict[str, int] = {}
-    sums = array("d")
-    for name, (idf, neg, neu, pos) in data["weights"].items():
-        offset = len(sums)
-        sums.extend((idf * idf, idf * neg, idf * neu, idf * pos))
+    for offset, name in zip(range(0, len(sums), 4), names, strict=True):
         if name.startswith("c:"):
             grams[name[2:]] = offset
         else:
@@ -396,6 +399,13 @@ def build_model(data: dict[str, Any]) -> _Model:
         intercept=tuple(data["intercept"]),  # type: ignore[arg-type]
         bias=tuple(data.get("bias", (0.0, 0.0, 0.0))),  # type: ignore[arg-type]
     )
+
+
+def weight_columns(weights: dict[str, list[float]]) -> dict[str, list[Any]]:
+    """A model file's ``features``, ``idf``, ``neg``, ``neu`` and ``pos`` from each feature's
+    ``[idf, neg, neu, pos]`` (what training computes)."""
+    idf, neg, neu, pos = (list(column) for column in zip(*weights.values(), strict=True))
+    return {"features": list(weights), "idf": idf, "neg": neg, "neu": neu, "pos": pos}
 
 
 @cache

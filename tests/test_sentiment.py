@@ -185,7 +185,8 @@ def _reference_probabilities(language: str, text: str) -> list[float]:
     """The model's arithmetic written plainly over ``features`` (as training computes it)."""
     path = resources.files("ereputation").joinpath(f"data/sentiment/model_{language}.json.gz")
     model = json.loads(gzip.decompress(path.read_bytes()))
-    weights = model["weights"]
+    columns = zip(model["idf"], model["neg"], model["neu"], model["pos"], strict=True)
+    weights = dict(zip(model["features"], columns, strict=True))
     counts, dense = features(text, language)
     known = [(weights[f], c) for f, c in counts.items() if f in weights]
     norm = math.sqrt(sum(c * w[0] * w[0] for w, c in known)) or 1.0

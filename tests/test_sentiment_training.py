@@ -27,7 +27,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import train_sentiment  # noqa: E402
 
-from ereputation.sentiment import CLASSES, build_model, features, model_probabilities  # noqa: E402
+from ereputation.sentiment import (  # noqa: E402
+    CLASSES,
+    build_model,
+    features,
+    model_probabilities,
+    weight_columns,
+)
 
 ROWS = [
     ("Le service est excellent, bravo à toute l'équipe", "positive"),
@@ -56,7 +62,9 @@ def _fit(kind: str, beta: float) -> tuple[dict[str, object], train_sentiment.Lin
     coef, intercept = {"lr": lr, "nb": nb, "blend": train_sentiment.blend(lr, nb, beta)}[kind]
     names = sorted(vocab, key=vocab.__getitem__)
     payload = {
-        "weights": {f: [float(idf[vocab[f]]), *map(float, coef[:, vocab[f]])] for f in names},
+        **weight_columns(
+            {f: [float(idf[vocab[f]]), *map(float, coef[:, vocab[f]])] for f in names}
+        ),
         "dense": [list(map(float, coef[:, len(vocab) + d])) for d in range(len(feats[0][1]))],
         "intercept": list(map(float, intercept)),
     }
@@ -84,7 +92,7 @@ def test_nbsvm_weights_fold_the_ratios_into_the_features_weights() -> None:
     """Logits over plain features = each class's regression over ratio-scaled features."""
     payload, linear, x = _fit("nb", 1.0)
     labels = np.array([CLASSES.index(label) for _, label in ROWS])
-    n_sparse = len(payload["weights"])  # type: ignore[arg-type]
+    n_sparse = len(payload["features"])  # type: ignore[arg-type]
     ratios = train_sentiment.nb_ratios(x[:, :n_sparse], labels, np.ones(len(ROWS)))
     logits = np.asarray(x @ linear[0].T) + linear[1]
     for k in range(len(CLASSES)):
