@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +56,11 @@ CRASHED = "the feed parser crashed on this feed (tried twice)"
 # Requests sent to a helper before its answers come back: the next feed is in its pipe
 # when it finishes one (see _Helper).
 IN_FLIGHT = 2
+# A helper still reading one feed after this long is stuck (a parser looping on a hostile
+# feed): it is killed and the feed fails.  A 10 MB feed (fetch.max_size's default) takes a
+# few seconds.  Without it one such feed would stall every cycle for good, as every other
+# feed waits for the helper.
+READ_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -160,7 +166,10 @@ class FeedReaders:
                 attempts += 1
                 log.warning("feed reader process died while reading %s (attempt %d): %s",
                             url, attempts, died)  # fmt: skip
-                self._replace(helper)
+                self._replace(helper, counts=not died.stuck)
+                if died.stuck:  # it would only be stuck again
+                    return ReadFeed(f"the feed parser was still reading this feed after "
+                                    f"{READ_TIMEOUT:g} s: given up", (), {}, {})  # fmt: skip
                 if attempts >= 2:
                     return ReadFeed(CRASHED, (), {}, {})
                 continue
@@ -198,15 +207,17 @@ class FeedReaders:
         for _ in range(IN_FLIGHT):
             self._idle.put(helper)
 
-    def _replace(self, dead: _Helper) -> None:
+    def _replace(self, dead: _Helper, counts: bool = True) -> None:
         """A new helper for a dead one; the threads that held its other places in the idle
-        queue come here too, and find it replaced already."""
+        queue come here too, and find it replaced already.  ``counts``: the death may mean
+        that helpers cannot run here (not so for one killed for being stuck on a feed: in
+        this process, that feed would stall the daemon itself)."""
         dead.stop()
         with self._lock:
             if dead not in self._helpers:
                 return
             self._helpers.remove(dead)
-            if not self._worked:
+            if counts and not self._worked:
                 self._deaths += 1
                 if self._deaths >= 3:
                     # Never one feed read: the helper cannot run here (a sandbox, a broken
@@ -234,7 +245,11 @@ _BOOTSTRAP = (
 
 
 class _HelperDied(Exception):
-    """The helper died while reading this request."""
+    """The helper died while reading this request (``stuck``: killed for taking too long)."""
+
+    def __init__(self, why: str, stuck: bool = False) -> None:
+        super().__init__(why)
+        self.stuck = stuck
 
 
 class _NotRead(Exception):
@@ -271,6 +286,8 @@ class _Helper:
         )
         self._lock = threading.Lock()  # the request pipe, and the order of the answers
         self._waiting: deque[_Answer] = deque()
+        self._head_since = 0.0  # when the helper began the first waiting request
+        self._stuck: str | None = None  # why it was killed, when it was
         self._death: str | None = None
         self._collector = threading.Thread(
             target=self._collect, name="feed-reader-answers", daemon=True
@@ -283,17 +300,31 @@ class _Helper:
         with self._lock:
             if self._death is not None:
                 raise _NotRead(self._death)
+            if not self._waiting:
+                self._head_since = time.monotonic()
             self._waiting.append(answer)
             try:
                 pickle.dump(request, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 self.process.stdin.flush()
             except OSError:
                 pass  # the helper is gone: _collect sees its pipe close and says why
-        answer.ready.wait()
+        while not answer.ready.wait(1.0):
+            self._kill_if_stuck()
         if answer.error is not None:
             raise answer.error
         assert answer.value is not None
         return answer.value
+
+    def _kill_if_stuck(self) -> None:
+        """Kill the helper when the feed it is reading has taken ``READ_TIMEOUT``: that feed
+        (the first waiting) then fails, and the ones behind it go to another helper."""
+        with self._lock:
+            if not self._waiting or self._stuck is not None:
+                return
+            if time.monotonic() - self._head_since < READ_TIMEOUT:
+                return
+            self._stuck = f"still reading one feed after {READ_TIMEOUT:g} s: killed"
+        self.process.kill()
 
     def _collect(self) -> None:
         """Hand out the answers in order; when the helper dies, the request it was reading
@@ -307,6 +338,7 @@ class _Helper:
                 return
             with self._lock:
                 answer = self._waiting.popleft()
+                self._head_since = time.monotonic()  # the helper goes on with the next one
             if status == "ok":
                 answer.value = value
             else:
@@ -319,13 +351,14 @@ class _Helper:
         except subprocess.TimeoutExpired:
             self.process.kill()  # a garbled answer: the helper is not to be trusted further
             code = None
-        why = f"exit status {code}" if code is not None else repr(err)
         with self._lock:
+            stuck = self._stuck
+            why = stuck or (f"exit status {code}" if code is not None else repr(err))
             self._death = why
             waiting = list(self._waiting)
             self._waiting.clear()
         for position, answer in enumerate(waiting):
-            answer.error = _HelperDied(why) if position == 0 else _NotRead(why)
+            answer.error = _HelperDied(why, stuck is not None) if position == 0 else _NotRead(why)
             answer.ready.set()
 
     def stop(self) -> None:

@@ -20,10 +20,11 @@ import pytest
 from sample_feeds import AR, EN, FR, OWNED, rss
 from test_full_text import ARTICLE
 
+from ereputation import feed_reading
 from ereputation.config import Brand, load_config
 from ereputation.cycle import run_once
 from ereputation.errors import ConfigError
-from ereputation.feed_reading import CRASHED, IN_FLIGHT, FeedReaders, read_in_helper
+from ereputation.feed_reading import CRASHED, IN_FLIGHT, FeedReaders, ReadFeed, read_in_helper
 from ereputation.judge import Analyzer
 
 TEASERS = rss(
@@ -167,6 +168,47 @@ def test_a_feed_queued_behind_one_that_kills_the_helper_is_read_all_the_same():
         assert fine.problem is None and len(fine.keys) == 4
         assert results["a"].problem == CRASHED  # type: ignore[attr-defined]
         assert readers.processes == 1  # helpers did read feeds: no fallback
+    finally:
+        readers.close()
+
+
+def _hanging(body: bytes, *args: object) -> object:
+    """Never finishes a body that says so, like a parser looping on a hostile feed."""
+    if b"HANG" in body:
+        time.sleep(3600)
+    return read_in_helper(body, *args)  # type: ignore[arg-type]
+
+
+def test_a_feed_the_helper_is_stuck_on_fails_alone_and_the_others_are_read(monkeypatch):
+    """A stuck helper is killed after READ_TIMEOUT: that feed fails (once, not retried, and
+    not counted against helpers), the feed queued behind it is read by a new helper."""
+    monkeypatch.setattr(feed_reading, "READ_TIMEOUT", 2.0)
+    readers = FeedReaders(_analyzer(), 1, task="test_feed_reading:_hanging")
+    now = datetime.now(UTC)
+    results: dict[str, ReadFeed] = {}
+    hostile = FR.replace("Orangeade", "HANG").encode()
+    try:
+        readers.read(FR.encode(), "http://x/warm", now, "never")
+        stuck = threading.Thread(
+            target=lambda: results.update(a=readers.read(hostile, "http://x/a", now, "never"))
+        )
+        queued = threading.Thread(
+            target=lambda: results.update(b=readers.read(FR.encode(), "http://x/b", now, "never"))
+        )
+        started = time.monotonic()
+        stuck.start()
+        time.sleep(0.5)  # the hostile feed is in the helper
+        queued.start()
+        for thread in (stuck, queued):
+            thread.join(timeout=20)
+            assert not thread.is_alive(), "a read is still waiting for the stuck helper"
+        assert time.monotonic() - started < 15
+        assert "still reading this feed after 2 s" in (results["a"].problem or "")
+        fine = results["b"]
+        assert fine.problem is None and list(fine.records) == [0]
+        assert readers.processes == 1  # not taken for helpers that cannot run here
+        again = readers.read(FR.encode(), "http://x/c", now, "never")
+        assert again.problem is None and len(again.keys) == 4
     finally:
         readers.close()
 

@@ -23,14 +23,16 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
 
 import pytest
 from bs4 import BeautifulSoup
@@ -565,7 +567,19 @@ def test_the_digest_tells_the_story_in_french_and_english(tmp_path, site, smtp):
     chart = _section(page, "Volume sur 14 jours")
     days = chart.find_all("tr", recursive=False) or chart.find("tbody").find_all("tr")
     assert len(days) == 14
-    assert [tr.find_all("td")[-1].get_text(strip=True) for tr in days][-1] == "7"  # 6 + owned
+    # One row per local day (Africa/Casablanca) of publication, the digest's day last. The
+    # burst, published 0.5 to 4 h ago, may straddle local midnight: count from the store.
+    ((digest_day,),) = rows(config, "SELECT date FROM digests WHERE recipient = 'com@example.ma'")
+    tz = ZoneInfo("Africa/Casablanca")
+    published = Counter(
+        datetime.fromisoformat(at).astimezone(tz).date()
+        for (at,) in rows(config, "SELECT mentioned_at FROM mentions WHERE brand = ?", (BRAND,))
+    )
+    last = date.fromisoformat(digest_day)
+    expected = [published[last - timedelta(days=n)] for n in range(13, -1, -1)]
+    assert [int(tr.find_all("td")[-1].get_text(strip=True)) for tr in days] == expected
+    burst_days = {(NOW - timedelta(hours=h)).astimezone(tz).date() for h in (0.5, 4)}
+    assert sum(published[day] for day in burst_days) >= 7  # the burst: 6 + owned
 
     arabic = page.find(string=lambda s: "اتصالات الأطلس" in s)
     assert arabic is not None and arabic.parent.get("dir") == "rtl"
