@@ -13,7 +13,8 @@ between the processes stays small.  Which process read a feed never shows in wha
 ``read_feed`` is the one function both run.
 
 A parser that crashes the helper (a fault in a C library on a hostile feed) costs that feed,
-not the daemon: the feed is tried once more in a new helper, then reported as failed.
+not the daemon: the feed is tried once more in a new helper, then reported as failed.  One
+that never finishes is killed after ``READ_TIMEOUT`` and its feed fails at once.
 
 The helper is a plain Python process (this interpreter, this ``sys.path``, then ``main``
 below) talking pickle over its stdin and stdout, not ``multiprocessing``: no semaphore in
