@@ -73,17 +73,11 @@ class Analyzer:
         text = f"{title}\n{body}".strip() if title else body
         return text, self.matcher.find(text)
 
-    def analyse(
-        self, url: str, title: str, summary: str, content: str, declared_language: str | None
-    ) -> tuple[str | None, tuple[MentionRecord, ...]]:
-        """The article's language and one mention per brand it names (empty when none)."""
-        text, hits = self.find(title, summary, content)
-        return self.mentions(url, text, hits, declared_language)
-
     def mentions(
         self, url: str, text: str, hits: Sequence[Hit], declared_language: str | None
     ) -> tuple[str | None, tuple[MentionRecord, ...]]:
-        """``analyse`` from the hits of :meth:`find`: language, then one mention per brand."""
+        """From the hits of :meth:`find`: the article's language, and one mention per brand
+        it names (none when there are no hits)."""
         if not hits:
             return None, ()
         if not self._models_loaded:

@@ -143,7 +143,8 @@ class SourcePoller:
         body_hash: str,
     ) -> SourceOutcome:
         """Judge a feed body's new items (under ``judging``: see ``JUDGING``).  Parsing and
-        matching are ``readers``' (a helper process); language, sentiment and pages are here."""
+        judging the items from the feed's text are ``readers``' (a helper process, or this
+        thread); the items whose article page is to be read first are judged here."""
         read = self.readers.read(body, result.final_url, now, source.full_text)
         if read.problem:
             return SourceOutcome(
