@@ -272,13 +272,11 @@ def _write_outcome(
              state.id],
         )  # fmt: skip
     for article in outcome.articles:
-        article_id, created = _insert_article(conn, state.id, article, polled, stories,
-                                              added_stories)  # fmt: skip
+        article_id, created, mentioned_at = _insert_article(
+            conn, state.id, article, polled, stories, added_stories
+        )
         if created:
             new_articles += 1
-            mentioned_at = iso(article.published_at) or polled  # what the row just got
-        else:
-            mentioned_at = _mentioned_at(conn, article_id)
         for mention in article.mentions:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO mentions (article_id, brand, matched, snippet, "
@@ -306,11 +304,15 @@ def _insert_article(
     fetched_at: str | None,
     stories: StoryIndex,
     added_stories: list[tuple[int, str | None]],
-) -> tuple[int, bool]:
-    """The article's id, and whether it is new; a new one joins (or starts) a story."""
-    found = conn.execute("SELECT id FROM articles WHERE url = ?", [article.url]).fetchone()
+) -> tuple[int, bool, str]:
+    """The article's id, whether it is new, and when it was published (else fetched): its
+    mentions' ``mentioned_at``.  A new article joins (or starts) a story."""
+    found = conn.execute(
+        "SELECT id, coalesce(published_at, fetched_at) FROM articles WHERE url = ?",
+        [article.url],
+    ).fetchone()
     if found is not None:
-        return int(found[0]), False
+        return int(found[0]), False, str(found[1])
     published = iso(article.published_at) or fetched_at
     story_id = stories.find(article.fingerprint)
     if story_id is None:
@@ -345,14 +347,7 @@ def _insert_article(
         "first_seen_at = min(first_seen_at, ?) WHERE id = ?",
         [fetched_at, published, article_id, published, article.title, published, story_id],
     )
-    return article_id, True
-
-
-def _mentioned_at(conn: sqlite3.Connection, article_id: int) -> str:
-    row = conn.execute(
-        "SELECT coalesce(published_at, fetched_at) FROM articles WHERE id = ?", [article_id]
-    ).fetchone()
-    return str(row[0])
+    return article_id, True, str(published)
 
 
 class SeenItems:
