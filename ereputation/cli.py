@@ -147,12 +147,14 @@ def analyze(config_path: str | None, text: str, as_json: bool) -> None:
     matcher = BrandMatcher(_load(config_path).brands)
     texts = (line.rstrip("\n") for line in sys.stdin) if text == "-" else iter([text])
     for one in texts:
+        if as_json:
+            # One object for every input line, blank ones too (no language, no brand), so
+            # that line n of the output answers line n of the input: `paste`, a checker.
+            click.echo(json.dumps(analyze_text(one, matcher), ensure_ascii=False))
+            continue
         if not one.strip():
             continue
         result = analyze_text(one, matcher)
-        if as_json:
-            click.echo(json.dumps(result, ensure_ascii=False))
-            continue
         click.echo(f"language:  {result.get('language')}")
         click.echo(f"brands:    {', '.join(result.get('brands') or []) or '-'}")
         for match in result.get("matches") or []:

@@ -99,12 +99,14 @@ def test_sources_shows_health(polled):
 
 
 def test_analyze_reads_lines_from_stdin_as_json(polled):
-    texts = "Panne chez ATLAS TELECOM ce matin\nاشتكى زبناء اتصالات الأطلس\nrien à voir\n"
+    texts = "Panne chez ATLAS TELECOM ce matin\nاشتكى زبناء اتصالات الأطلس\n\nrien à voir\n"
     result = cli("analyze", "--json", "-", cwd=polled, stdin=texts)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [row["brands"] for row in rows] == [["Atlas Télécom"], ["Atlas Télécom"], []]
+    # One answer per input line, the blank one too: line n answers line n.
+    assert [row["brands"] for row in rows] == [["Atlas Télécom"], ["Atlas Télécom"], [], []]
     assert [row["language"] for row in rows][:2] == ["fr", "ar"]
+    assert rows[2]["label"] is None and rows[2]["sentiment"] is None
     for row in rows:
         assert set(row) >= {"language", "brands", "sentiment", "label"}
 
