@@ -406,6 +406,8 @@ class _CompiledBrand:
     plain_anchors: re.Pattern[str]  # matches inside every hit of a plain text
     # Matches in a plain text wherever an exclusion could match in a part of it.
     plain_exclusions: re.Pattern[str] | None
+    # Terms (by index) that start with the article ال: the clitics' own article takes it.
+    article_terms: frozenset[int]
 
 
 @cache
@@ -459,6 +461,7 @@ class BrandMatcher:
                     plain_pattern,
                     plain_anchors,
                     plain_exclusions,
+                    frozenset(i for i, t in enumerate(terms) if _term_words(t, casefold)[2]),
                 )
             )
         self._brands = tuple(compiled)
@@ -544,6 +547,10 @@ class BrandMatcher:
         for m in pattern.finditer(view.text):
             group = m.lastgroup or "t0"
             start, end = view.span(m.start(group), m.end(group), text)
+            if int(group[1:]) in entry.article_terms and text[start - 2 : start] == "ال":
+                # The clitics before the term took its article: a hit of "المكتب الشريف"
+                # reads "المكتب الشريف", not "مكتب الشريف".
+                start -= 2
             hit = Hit(entry.brand.name, start, end, text[start:end], entry.terms[int(group[1:])])
             if not exclusions or not self._excluded(entry, text, hit):
                 found.append(hit)

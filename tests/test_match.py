@@ -95,6 +95,18 @@ def test_arabic_article_forms_of_a_term_that_starts_with_al() -> None:
         assert [h.term for h in BrandMatcher([ATLAS]).find(text)] == ["الأطلس تيليكوم"], text
 
 
+def test_a_hit_of_a_term_that_starts_with_al_keeps_its_article() -> None:
+    """What `analyze` shows and the mentions table stores is the name as written, with ال."""
+    for text, want in (
+        ("أعلنت الأطلس تيليكوم", "الأطلس تيليكوم"),
+        ("وبالأطلس تيليكوم", "الأطلس تيليكوم"),  # و ب clitics before the article
+        ("للأطلس تيليكوم", "أطلس تيليكوم"),  # ل + elided article: nothing to take back
+        ("أطلس تيليكوم", "أطلس تيليكوم"),
+    ):
+        (hit,) = BrandMatcher([ATLAS]).find(text)
+        assert (hit.matched, text[hit.start : hit.end]) == (want, want), text
+
+
 def test_alef_maqsura_and_ta_marbuta() -> None:
     brand = Brand("Maroc Telecom", aliases=("مستشفى الرحمة",))
     assert matched([brand], "زار مستشفي الرحمه أمس") == ["مستشفي الرحمه"]
