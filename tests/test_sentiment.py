@@ -149,15 +149,9 @@ def test_accuracy_does_not_regress(name: str, language: str, floor: float) -> No
         ("The operator was fined after a two-day outage.", "en", "negative"),
         ("The group will publish its annual results on March 3.", "en", "neutral"),
         ("يقدم المتجر الجديد منتجات جيدة بأسعار مناسبة.", "ar", "positive"),
-        pytest.param(
-            "أعلنت الشركة عن تسريح 300 عامل بعد تسجيل خسائر كبيرة.",
-            "ar",
-            "negative",
-            # A known regression of the fourth round's blended Arabic model (docs/sentiment.md,
-            # "What is left"): "announced" + figures reads as a neutral announcement.  Strict,
-            # so that the day it passes again, the mark has to go.
-            marks=pytest.mark.xfail(strict=True, reason="fourth-round Arabic model: neutral"),
-        ),
+        # The fourth round's model read this one as neutral ("announced" + figures); the
+        # fifth round's examples use that frame in all three labels (docs/sentiment.md).
+        ("أعلنت الشركة عن تسريح 300 عامل بعد تسجيل خسائر كبيرة.", "ar", "negative"),
         ("تعقد الشركة جمعها العام يوم 20 ماي بالدار البيضاء.", "ar", "neutral"),
     ],
 )
