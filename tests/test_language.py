@@ -37,8 +37,15 @@ from ereputation.language import (
             "Die Kunden beschweren sich über den Ausfall des Mobilfunknetzes seit heute Morgen.",
             None,
         ),
+        ("Zara baja los precios de su colección de verano", None),  # es, sure of it
         ("", None),
         ("12345 !!! 😂", None),
+        # Short headlines, where py3langid spreads its bets over Latin-script languages
+        # (es .45, fr .19; ca .41, en .28): the likelier of French and English.
+        ("OCP licencie 300 salariés", "fr"),
+        ("3M recalls masks", "en"),
+        # Arabic presentation forms (as some tweets and PDFs write it).
+        ("ﺍﻵﻥ ﻳﻨﻬﺾ ﺗﺤﺪﻱ ﺟﺪﻳﺪ ﺃﻣﺎﻡ ﺍﻟﺸﺮﻛﺔ", "ar"),
     ],
 )
 def test_detects_language(text: str, expected: str | None) -> None:
