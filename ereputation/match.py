@@ -163,10 +163,17 @@ class _Syntax:
         """What matches one character that folds to any of the characters of ``folded``."""
         return f"[{re.escape(folded)}]"
 
-    def clitics(self) -> str:
-        """Clitics before an Arabic term: conjunction و/ف, preposition ب/ك/ل, then the article."""
+    def clitics(self, article: bool = True) -> str:
+        """Clitics before an Arabic term: conjunction و/ف, preposition ب/ك/ل, then the article.
+
+        ``article=False`` for a term that starts with the article: the term's own optional
+        ال takes it, so that the hit of "المكتب" in "بالمكتب" is "المكتب", not "مكتب".  The
+        article elided after ل (لل) stays a clitic: the text has no ال to give the hit.
+        """
         wf, bkl = self.one_of("وف"), self.one_of("بكل")
         al, lil = self.literal("ال"), self.literal("لل")
+        if not article:
+            return f"(?:{wf}(?:{lil}|{bkl})?|{lil}|{bkl})"
         return f"(?:{wf}(?:{lil}|{bkl}?{al}|{bkl})?|{lil}|{bkl}?{al}|{bkl})"
 
 
@@ -298,7 +305,7 @@ def _term_pattern(term: str, casefold: bool, syntax: _Syntax = _FOLDED) -> str:
     if optional_article:
         body = f"(?:{syntax.literal('ال')})?{body}"
     if arabic:
-        return f"{syntax.clitics()}?(?P<t>{body})"
+        return f"{syntax.clitics(article=not optional_article)}?(?P<t>{body})"
     return f"(?P<t>{body})"
 
 
@@ -406,8 +413,6 @@ class _CompiledBrand:
     plain_anchors: re.Pattern[str]  # matches inside every hit of a plain text
     # Matches in a plain text wherever an exclusion could match in a part of it.
     plain_exclusions: re.Pattern[str] | None
-    # Terms (by index) that start with the article ال: the clitics' own article takes it.
-    article_terms: frozenset[int]
 
 
 @cache
@@ -461,7 +466,6 @@ class BrandMatcher:
                     plain_pattern,
                     plain_anchors,
                     plain_exclusions,
-                    frozenset(i for i, t in enumerate(terms) if _term_words(t, casefold)[2]),
                 )
             )
         self._brands = tuple(compiled)
@@ -547,10 +551,6 @@ class BrandMatcher:
         for m in pattern.finditer(view.text):
             group = m.lastgroup or "t0"
             start, end = view.span(m.start(group), m.end(group), text)
-            if int(group[1:]) in entry.article_terms and text[start - 2 : start] == "ال":
-                # The clitics before the term took its article: a hit of "المكتب الشريف"
-                # reads "المكتب الشريف", not "مكتب الشريف".
-                start -= 2
             hit = Hit(entry.brand.name, start, end, text[start:end], entry.terms[int(group[1:])])
             if not exclusions or not self._excluded(entry, text, hit):
                 found.append(hit)
