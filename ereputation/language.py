@@ -131,46 +131,29 @@ def _without_noise(text: str) -> str:
 
 
 def _has_darija_clue(text: str) -> bool:
-    """``arabizi_evidence(text)[0] > 0``, for the many texts without a clue, cheaply.
+    """``arabizi_evidence(text)[0] > 0``, cheaply: this runs on every French or English text.
 
-    Two regexes find every place a clue may be (see :func:`_clue_places`); only a text with
-    one is counted word by word.
+    No step of ``arabizi_evidence`` sees across whitespace (its words, the noise it blanks
+    out, lowercasing), so a text has a clue exactly when one of its whitespace-separated
+    tokens has one.  Tokens recur from text to text; each one's answer is kept.
     """
-    lowered = _without_noise(text).lower()
-    words, digits = _clue_places()
-    if words.search(lowered) is None and digits.search(lowered) is None:
-        return False
-    return arabizi_evidence(text)[0] > 0
+    kept = _CLUE_TOKENS
+    for token in text.split():
+        clue = kept.get(token)
+        if clue is None:
+            clue = arabizi_evidence(token)[0] > 0
+            if len(token) <= _TOKEN_KEPT_LENGTH:
+                if len(kept) >= _CLUE_TOKENS_KEPT:
+                    kept.clear()
+                kept[token] = clue
+        if clue:
+            return True
+    return False
 
 
-@cache
-def _clue_places() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """Two regexes that match wherever ``arabizi_evidence`` could find a clue (and elsewhere).
-
-    A clue is a whole word (a run of ``_WORD`` characters, apostrophes stripped) that is a
-    Darija word, or squeezes to one ("bzzaaaf"): the Darija words as a trie, every letter
-    allowed to repeat, after a character that is no letter or digit.  Or a word with a digit
-    for an Arabic sound, which has a letter next to one of the digits 2 3 5 7 8 9: that
-    regex starts with the digit, so the engine skips in C to the digits.
-    """
-    trie: dict[str, Any] = {}
-    for word in _darija_words():
-        node = trie
-        for letter in word:
-            node = node.setdefault(letter, {})
-        node[""] = {}
-
-    def pattern(node: dict[str, Any]) -> str:
-        branches = [
-            f"{re.escape(letter)}+{pattern(child)}" if letter else ""
-            for letter, child in sorted(node.items())
-        ]
-        return "" if branches == [""] else "(?:" + "|".join(branches) + ")"
-
-    letters = "a-zà-öø-ÿœ0-9"  # _WORD without the apostrophe, which is stripped off words
-    words = re.compile(f"(?<![{letters}]){pattern(trie)}(?![{letters}])")
-    digits = re.compile(r"[235789](?:(?<=[a-z][235789])|(?=[a-z]))")
-    return words, digits
+_CLUE_TOKENS: dict[str, bool] = {}
+_CLUE_TOKENS_KEPT = 1 << 16  # ~7 MB when full
+_TOKEN_KEPT_LENGTH = 40  # longer tokens are rare, and rarely seen twice
 
 
 def _stop_word_vote(text: str) -> str | None:
