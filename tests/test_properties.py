@@ -1,4 +1,5 @@
-"""Properties that must hold for any input (hypothesis): the matcher and the feed extractor.
+"""Properties that must hold for any input (hypothesis): the matcher, the feed extractor, and
+the word-level shortcuts of story fingerprints and language detection.
 
 The config loader and the URL canonicaliser have theirs in test_config_fuzz.py and
 test_canonical.py.  Here: ``BrandMatcher.find`` never raises, its offsets are inside the text
@@ -82,7 +83,9 @@ def test_parse_feed_never_raises_on_arbitrary_bytes(body):
     assert parsed.problem is None or "\n" not in parsed.problem
 
 
-TAG = re.compile(r"<\s*/?\s*(script|img|a|b|i|p|div|iframe|svg|style)\b", re.IGNORECASE)
+# ASCII: an HTML tag name is; without it "<İ" (text, as no parser reads a tag there) looks
+# like "<i" to a case-insensitive match.
+TAG = re.compile(r"<\s*/?\s*(script|img|a|b|i|p|div|iframe|svg|style)\b", re.IGNORECASE | re.ASCII)
 markup = st.sampled_from(
     [
         "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<b>gras</b>",
@@ -169,3 +172,80 @@ def test_mention_context_bounds_are_those_of_the_full_scan(pieces: list[str]) ->
     text = " ".join(pieces)
     for hit in BrandMatcher(BRANDS).find(text):
         assert match._context_bounds(text, hit) == _context_bounds_reference(text, hit)
+
+
+# Story and language words: Latin (accents composed and not), Arabic (forms, harakat, tatweel,
+# clitics), digits, Darija clues, and characters whose normal form holds a space or none.
+WORDS = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                "L'opérateur",
+                "ATLAS",
+                "Te\u0301le\u0301com",
+                "prix",
+                "hausses",
+                "bzzaaaf",
+                "wakha",
+                "3lach",
+                "ch7al",
+                "mp3",
+                "4g",
+                "l'wakha",
+                "Safi,",
+                "الأسعار",
+                "بالمدرسة",
+                "مُحَمَّد",
+                "ـــ",
+                "٢٠٢٤",
+                "a_b",
+                "\u00a8",
+                "\u00b4",
+                "\u00bd",
+                "\ufb01n",
+                "\ufdfa",
+                " ",
+                "  ",
+                "\n",
+                "\t",
+                "\u00a0",
+                "\u2003",
+                "\u3000",
+                "\x85",
+                "'",
+                "-",
+                ".",
+                "#tag",
+                "a@b.ma",
+                "http://x.ma/wakha",
+            ]
+        ),
+        st.text(max_size=6),
+    ),
+    max_size=40,
+).map("".join)
+
+
+@SETTINGS
+@given(WORDS, st.sampled_from([None, 1, 3, 80]))
+def test_story_words_token_by_token_are_those_of_the_whole_text(text, limit):
+    """``normalise_words`` reads a text token by token (tokens are cached): the words must be
+    those of normalising the whole text at once."""
+    from ereputation import stories
+
+    whole = stories._content_words(text.translate(stories._NORMALISATION))
+    expected = whole if limit is None else whole[:limit]
+    assert stories.normalise_words(text, limit) == expected
+    assert stories.normalise_words(text, limit) == expected  # from the cache, the same
+
+
+@SETTINGS
+@given(WORDS)
+def test_darija_clue_token_by_token_is_that_of_the_whole_text(text):
+    """``_has_darija_clue`` decides token by token (cached): the answer must be that of
+    counting the clues of the whole text."""
+    from ereputation import language
+
+    expected = language.arabizi_evidence(text)[0] > 0
+    assert language._has_darija_clue(text) is expected
+    assert language._has_darija_clue(text) is expected
