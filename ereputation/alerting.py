@@ -20,25 +20,16 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from .config import Config
-from .detect import (
-    BASELINE_DAYS,
-    WINDOW,
-    BrandHistory,
-    FirstMention,
-    Mention,
-    PastAlert,
-    Signal,
-    detect_signals,
-    select_new,
-)
 from .errors import MailError
 from .store import queries
 
 if TYPE_CHECKING:
-    import sqlite_utils  # annotations only: ereputation.store imports it (see there why)
+    from .detect import BrandHistory, Signal
+    from .store import Database
 
 # The message side (jinja2 templates, the mail stack: ~40 ms to import) is imported where a
-# message is built: most checks send nothing, and ``run --once`` should not pay for it.
+# message is built, and detection (statistics, ~10 ms) where it runs: most checks send
+# nothing and have no new mention to look at, and ``run --once`` should not pay for them.
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +37,10 @@ ALERT_MAX_AGE = timedelta(hours=24)  # unsent alerts older than this are left to
 PAST_LOOKBACK = timedelta(days=3)  # alerts consulted for cooldown and known new voices
 
 
-def brand_history(db: sqlite_utils.Database, brand: str, now: datetime) -> BrandHistory:
+def brand_history(db: Database, brand: str, now: datetime) -> BrandHistory:
     """What detection needs about ``brand`` at ``now``: third-party mentions only."""
+    from .detect import BASELINE_DAYS, WINDOW, BrandHistory, FirstMention, Mention
+
     since = now - WINDOW * (BASELINE_DAYS + 1)
     events = queries.mention_events(db, since, now + timedelta(days=1), brand=brand, owned=False)
     firsts = queries.outlet_first_mentions(db, brand, now - WINDOW)
@@ -79,7 +72,7 @@ def brand_history(db: sqlite_utils.Database, brand: str, now: datetime) -> Brand
     )
 
 
-def check_and_alert(config: Config, db: sqlite_utils.Database, now: datetime) -> list[Signal]:
+def check_and_alert(config: Config, db: Database, now: datetime) -> list[Signal]:
     """Detect, store and send; return the signals that fired now (after cooldown).
 
     Also sends alerts fired earlier that no server accepted yet.  Never raises for a mail or
@@ -104,14 +97,14 @@ def _settings_key(config: Config) -> str:
     return hashlib.sha256(settings.encode("utf-8")).hexdigest()[:24]
 
 
-def _detect(
-    config: Config, db: sqlite_utils.Database, now: datetime
-) -> tuple[list[Signal], datetime | None]:
+def _detect(config: Config, db: Database, now: datetime) -> tuple[list[Signal], datetime | None]:
     """The signals that fired now (recorded), and when the first one held by a cooldown may
     fire.  ``check_and_alert`` skips this when no mention was stored since the last run with
     the same settings and nothing held is due: a signal is about new mentions, and mentions
     only leaving the window must not raise an alarm.
     """
+    from .detect import PastAlert, detect_signals, select_new
+
     fired: list[Signal] = []
     recheck: list[datetime] = []
     for brand in config.brands:
@@ -187,7 +180,7 @@ def render_alert(
     return subject, render("alert.html.j2", **context), render("alert.txt.j2", **context)
 
 
-def send_pending_alerts(config: Config, db: sqlite_utils.Database, now: datetime) -> str | None:
+def send_pending_alerts(config: Config, db: Database, now: datetime) -> str | None:
     """Mail every unsent alert whose retry is due, in one message; return where it went.
 
     Returns None when there was nothing to send or the send failed (recorded for retry).

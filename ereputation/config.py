@@ -9,7 +9,6 @@ disk, so the whole of validation is testable as values in, values (or one error)
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
@@ -17,7 +16,6 @@ import unicodedata
 import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -502,6 +500,8 @@ def _timezone(value: Any) -> str:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        import difflib  # for mistakes only, as email.utils below: ~10 ms a start together
+
         close = difflib.get_close_matches(name, zoneinfo.available_timezones(), n=1)
         hint = f" — did you mean {close[0]!r}?" if close else " (e.g. Africa/Casablanca)"
         raise _Invalid(f"unknown time zone {name!r}{hint}") from None
@@ -523,6 +523,8 @@ _ADDRESS = re.compile(r"[^\s@<>(),;:\"\[\]]+@[^\s@<>(),;:\"\[\].]+(?:\.[^\s@<>()
 
 def _address(value: Any) -> str:
     """An address, bare (``a@example.ma``) or with a display name (``Com <a@example.ma>``)."""
+    from email.utils import parseaddr
+
     text = _text(value)
     name, address = parseaddr(text)
     if not address or not _ADDRESS.fullmatch(address):
@@ -782,6 +784,8 @@ class _Reader:
         known = sorted(fields)
         guess = _SYNONYMS.get(name.lower())
         if guess not in fields:
+            import difflib
+
             close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
             guess = close[0] if close else None
         if guess:

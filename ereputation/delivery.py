@@ -52,7 +52,7 @@ from .mail import compose_message, deliver, stable_message_id, write_outbox
 from .store import open_database, queries
 
 if TYPE_CHECKING:
-    import sqlite_utils  # annotations only: ereputation.store imports it (see there why)
+    from .store import Database
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +105,7 @@ def is_due(config: Config, now: datetime) -> bool:
     return now.astimezone(ZoneInfo(config.timezone)).time() >= digest_time(config)
 
 
-def next_window(
-    db: sqlite_utils.Database, recipient: str, now: datetime, *, before: date
-) -> Window:
+def next_window(db: Database, recipient: str, now: datetime, *, before: date) -> Window:
     """The window of a digest for ``recipient`` built at ``now``.
 
     It starts where the last digest sent to ``recipient`` on a day before ``before`` ended; for
@@ -125,7 +123,7 @@ def next_window(
     return Window(start, end)
 
 
-def stored_window(db: sqlite_utils.Database, day: date) -> Window | None:
+def stored_window(db: Database, day: date) -> Window | None:
     """The window recorded for a digest dated ``day`` (a sent one first), if any."""
     for row in queries.digests_of_day(db, day.isoformat()):
         if row.get("period_start") and row.get("period_end"):
@@ -135,7 +133,7 @@ def stored_window(db: sqlite_utils.Database, day: date) -> Window | None:
     return None
 
 
-def past_window(config: Config, db: sqlite_utils.Database, day: date) -> Window:
+def past_window(config: Config, db: Database, day: date) -> Window:
     """The window of the digest dated ``day``: the stored one if any, else the 24 h ending at
     ``digest.at`` on ``day``."""
     stored = stored_window(db, day)
@@ -169,7 +167,7 @@ def _digest_message(
 
 def send_digest(
     config: Config,
-    db: sqlite_utils.Database,
+    db: Database,
     now: datetime,
     *,
     respect_backoff: bool = False,
@@ -240,9 +238,7 @@ def send_digest(
     return results
 
 
-def send_due_digests(
-    config: Config, db: sqlite_utils.Database, now: datetime
-) -> list[DigestResult]:
+def send_due_digests(config: Config, db: Database, now: datetime) -> list[DigestResult]:
     """Send today's digest if it is due at ``now`` and not sent yet; safe to call any time.
 
     Due: the local time has reached ``digest.at``.  Recipients whose last attempt failed are
@@ -273,7 +269,7 @@ def digest_command(
     *,
     send: bool = False,
     dry_run: bool = False,
-    db: sqlite_utils.Database | None = None,
+    db: Database | None = None,
     now: datetime | None = None,
 ) -> Iterator[str]:
     """What ``ereputation digest`` prints, line by line.

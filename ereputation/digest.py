@@ -36,7 +36,7 @@ from .config import Config
 from .store import queries
 
 if TYPE_CHECKING:
-    import sqlite_utils  # annotations only: ereputation.store imports it (see there why)
+    from .store import Database
 
 CHART_DAYS = 14
 CHART_WIDTH = 240  # pixels of the longest bar
@@ -618,7 +618,7 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     )
 
 
-def build_digest(config: Config, db: sqlite_utils.Database, day: date, window: Window) -> Digest:
+def build_digest(config: Config, db: Database, day: date, window: Window) -> Digest:
     """Build the digest dated ``day`` covering the mentions found in ``window``, every brand.
 
     Reads only; choosing the window, mailing and idempotence are ``delivery``'s job.  The

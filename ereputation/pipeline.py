@@ -40,9 +40,8 @@ from .store.record import (
 )
 
 if TYPE_CHECKING:
-    import sqlite_utils
-
     from .article import Article
+    from .store import Database
 
 log = logging.getLogger(__name__)
 
@@ -341,7 +340,7 @@ def next_poll_at(source: Source, state: SourceState, outcome: SourceOutcome) -> 
 
 def run_cycle(
     config: Config,
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     now: datetime | None = None,
     only_due: bool = False,
@@ -419,7 +418,7 @@ def _take(iterator: Iterable[Source], count: int) -> list[Source]:
 
 
 def _store(
-    db: sqlite_utils.Database,
+    db: Database,
     outcomes: Sequence[tuple[SourceState, SourceOutcome]],
     stories: StoryIndex,
     report: CycleReport,

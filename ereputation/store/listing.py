@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from .record import iso
 
+if TYPE_CHECKING:
+    from . import Database
+
 
 def list_mentions(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     brand: str | None = None,
     since: datetime | None = None,
@@ -59,7 +60,7 @@ def list_mentions(
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def source_health(db: sqlite_utils.Database, urls: Sequence[str]) -> list[dict[str, Any]]:
+def source_health(db: Database, urls: Sequence[str]) -> list[dict[str, Any]]:
     """One row per configured source (in config order), with its counts of items and mentions."""
     rows = []
     for url in urls:

@@ -1,6 +1,6 @@
 """The SQL of the reporting side: what detection, alerts and the digest read and record.
 
-Every function takes a ``sqlite_utils.Database`` and plain values, and returns plain rows
+Every function takes a ``Database`` and plain values, and returns plain rows
 (``dict``) or values; nothing here decides anything.  Time bounds are aware datetimes turned
 into the stored UTC ISO-8601 text, so comparisons are text comparisons on indexed columns.
 Ranges are half-open: ``start <= t < end``.
@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
+if TYPE_CHECKING:
+    from . import Database
 
 Row = dict[str, Any]
 
@@ -31,9 +32,7 @@ def parse_ts(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _rows(
-    db: sqlite_utils.Database, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
-) -> list[Row]:
+def _rows(db: Database, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Row]:
     cursor = db.execute(sql, dict(params) if isinstance(params, Mapping) else list(params))
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
@@ -43,7 +42,7 @@ def _rows(
 
 
 def mention_events(
-    db: sqlite_utils.Database, start: datetime, end: datetime, *, brand: str, owned: bool
+    db: Database, start: datetime, end: datetime, *, brand: str, owned: bool
 ) -> Iterator[tuple[str, str, str | None, int | None, str | None, str | None]]:
     """``brand``'s mentions published in ``[start, end)``, oldest first, as detection reads them.
 
@@ -61,7 +60,7 @@ def mention_events(
 
 
 def mentions_found_between(
-    db: sqlite_utils.Database, start: datetime, end: datetime, *, brand: str | None = None
+    db: Database, start: datetime, end: datetime, *, brand: str | None = None
 ) -> list[Row]:
     """Mentions *stored* (``found_at``) in ``[start, end)`` with their article, in found order.
 
@@ -76,9 +75,7 @@ def mentions_found_between(
     return _rows(db, sql + " ORDER BY found_at, id", params)
 
 
-def mention_labels_found_between(
-    db: sqlite_utils.Database, start: datetime, end: datetime
-) -> list[Row]:
+def mention_labels_found_between(db: Database, start: datetime, end: datetime) -> list[Row]:
     """Mentions stored in ``[start, end)``, only what counting them needs, in found order.
 
     Rows: brand, owned, label, found_at.  For averages over past days, where the full rows of
@@ -92,9 +89,7 @@ def mention_labels_found_between(
     )
 
 
-def mention_times_between(
-    db: sqlite_utils.Database, start: datetime, end: datetime, *, brand: str
-) -> list[Row]:
+def mention_times_between(db: Database, start: datetime, end: datetime, *, brand: str) -> list[Row]:
     """``brand``'s mentions published in ``[start, end)``, only when and whose: for charts.
 
     Rows: mentioned_at, owned, oldest first; read through the (brand, mentioned_at) index.
@@ -108,7 +103,7 @@ def mention_times_between(
 
 
 def outlet_first_mentions(
-    db: sqlite_utils.Database,
+    db: Database,
     brand: str,
     start: datetime,
     end: datetime | None = None,
@@ -160,13 +155,13 @@ def outlet_first_mentions(
     return _rows(db, sql, params)
 
 
-def brand_first_found_at(db: sqlite_utils.Database, brand: str) -> datetime | None:
+def brand_first_found_at(db: Database, brand: str) -> datetime | None:
     """When the daemon stored its first mention of ``brand``; None if it never did."""
     value = db.execute("SELECT min(found_at) FROM mentions WHERE brand = ?", [brand]).fetchone()[0]
     return parse_ts(value) if value else None
 
 
-def monitoring_since(db: sqlite_utils.Database) -> datetime | None:
+def monitoring_since(db: Database) -> datetime | None:
     """When the daemon started storing anything (first item seen or mention found)."""
     values = [
         db.execute("SELECT min(seen_at) FROM seen_items").fetchone()[0],
@@ -176,7 +171,7 @@ def monitoring_since(db: sqlite_utils.Database) -> datetime | None:
     return min(moments) if moments else None
 
 
-def story_articles(db: sqlite_utils.Database, story_ids: Iterable[int]) -> list[Row]:
+def story_articles(db: Database, story_ids: Iterable[int]) -> list[Row]:
     """Every article of the given stories, in publication order (unknown dates by fetch time).
 
     Rows: story_id, story_title, article_id, outlet, url, title, published_at, fetched_at.
@@ -205,7 +200,7 @@ def _alert(row: Row) -> Row:
 
 
 def alerts_between(
-    db: sqlite_utils.Database, start: datetime, end: datetime, *, brand: str | None = None
+    db: Database, start: datetime, end: datetime, *, brand: str | None = None
 ) -> list[Row]:
     """Alerts fired in ``[start, end)``, oldest first, with ``details`` decoded."""
     sql = "SELECT * FROM alerts WHERE fired_at >= ? AND fired_at < ?"
@@ -217,7 +212,7 @@ def alerts_between(
 
 
 def record_alert(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     brand: str,
     kind: str,
@@ -226,26 +221,22 @@ def record_alert(
     fired_at: datetime,
 ) -> int:
     """Store one fired signal (unsent); return its id."""
-    table = db["alerts"]
-    table.insert(  # type: ignore[union-attr]
-        {
-            "brand": brand,
-            "kind": kind,
-            "key": key,
-            "details": json.dumps(details, ensure_ascii=False, sort_keys=True),
-            "fired_at": format_ts(fired_at),
-        }
-    )
-    return int(table.last_pk)  # type: ignore[union-attr,arg-type]
+    row = db.execute(
+        "INSERT INTO alerts (brand, kind, key, details, fired_at) VALUES (?, ?, ?, ?, ?) "
+        "RETURNING id",
+        [brand, kind, key, json.dumps(details, ensure_ascii=False, sort_keys=True),
+         format_ts(fired_at)],
+    ).fetchone()  # fmt: skip
+    return int(row[0])
 
 
-def detection_marker(db: sqlite_utils.Database, settings: str) -> tuple[int, str]:
+def detection_marker(db: Database, settings: str) -> tuple[int, str]:
     """(newest mention id, ``settings``): detection has nothing new to see while it holds."""
     newest = db.execute("SELECT max(id) FROM mentions").fetchone()[0]
     return int(newest or 0), settings
 
 
-def detection_due(db: sqlite_utils.Database, marker: tuple[int, str], now: datetime) -> bool:
+def detection_due(db: Database, marker: tuple[int, str], now: datetime) -> bool:
     """Whether detection must run: new mentions or settings since its last run, or a held
     signal's cooldown is over."""
     row = db.execute("SELECT last_mention_id, settings, recheck_at FROM detection_state").fetchone()
@@ -255,7 +246,7 @@ def detection_due(db: sqlite_utils.Database, marker: tuple[int, str], now: datet
 
 
 def save_detection(
-    db: sqlite_utils.Database, marker: tuple[int, str], now: datetime, recheck_at: datetime | None
+    db: Database, marker: tuple[int, str], now: datetime, recheck_at: datetime | None
 ) -> None:
     with db.conn:
         db.execute(
@@ -265,7 +256,7 @@ def save_detection(
         )
 
 
-def due_unsent_alerts(db: sqlite_utils.Database, since: datetime, now: datetime) -> list[Row]:
+def due_unsent_alerts(db: Database, since: datetime, now: datetime) -> list[Row]:
     """Alerts fired since ``since`` that no server accepted yet and whose retry is due."""
     rows = _rows(
         db,
@@ -278,7 +269,7 @@ def due_unsent_alerts(db: sqlite_utils.Database, since: datetime, now: datetime)
     return [_alert(row) for row in rows]
 
 
-def mark_alerts_sent(db: sqlite_utils.Database, ids: Sequence[int], sent_at: datetime) -> None:
+def mark_alerts_sent(db: Database, ids: Sequence[int], sent_at: datetime) -> None:
     with db.conn:
         for alert_id in ids:
             db.execute(
@@ -289,7 +280,7 @@ def mark_alerts_sent(db: sqlite_utils.Database, ids: Sequence[int], sent_at: dat
 
 
 def mark_alerts_failed(
-    db: sqlite_utils.Database, ids: Sequence[int], error: str, next_attempt_at: datetime
+    db: Database, ids: Sequence[int], error: str, next_attempt_at: datetime
 ) -> None:
     with db.conn:
         for alert_id in ids:
@@ -303,12 +294,12 @@ def mark_alerts_failed(
 # --- digests --------------------------------------------------------------------------------
 
 
-def digest_row(db: sqlite_utils.Database, day: str, recipient: str) -> Row | None:
+def digest_row(db: Database, day: str, recipient: str) -> Row | None:
     rows = _rows(db, "SELECT * FROM digests WHERE date = ? AND recipient = ?", [day, recipient])
     return rows[0] if rows else None
 
 
-def digests_of_day(db: sqlite_utils.Database, day: str) -> list[Row]:
+def digests_of_day(db: Database, day: str) -> list[Row]:
     """Every digest row dated ``day``, sent ones first."""
     return _rows(
         db,
@@ -317,7 +308,7 @@ def digests_of_day(db: sqlite_utils.Database, day: str) -> list[Row]:
     )
 
 
-def previous_digest_end(db: sqlite_utils.Database, recipient: str, day: str) -> datetime | None:
+def previous_digest_end(db: Database, recipient: str, day: str) -> datetime | None:
     """Where the last digest *sent* to ``recipient`` before ``day`` stopped covering mentions.
 
     Its ``period_end``; for rows written before windows were stored, its ``sent_at`` (the old
@@ -332,7 +323,7 @@ def previous_digest_end(db: sqlite_utils.Database, recipient: str, day: str) -> 
     return parse_ts(value) if value else None
 
 
-def first_unsent_start(db: sqlite_utils.Database, recipient: str) -> datetime | None:
+def first_unsent_start(db: Database, recipient: str) -> datetime | None:
     """The earliest window start of the digests to ``recipient`` that were tried but never sent.
 
     For a recipient who never received a digest: what its failed first attempts covered.
@@ -345,7 +336,7 @@ def first_unsent_start(db: sqlite_utils.Database, recipient: str) -> datetime | 
 
 
 def claim_digest(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     day: str,
     recipient: str,
@@ -366,7 +357,7 @@ def claim_digest(
 
 
 def mark_digest_sent(
-    db: sqlite_utils.Database,
+    db: Database,
     digest_id: int,
     sent_at: datetime,
     period_start: datetime,
@@ -389,7 +380,7 @@ def mark_digest_sent(
 
 
 def mark_digest_failed(
-    db: sqlite_utils.Database,
+    db: Database,
     digest_id: int,
     error: str,
     next_attempt_at: datetime,

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
-import sqlite_utils
-
 from ..config import Source
 from ..errors import StoreError
 from ..records import ArticleRecord, SourceOutcome
 
 if TYPE_CHECKING:
     from ..stories import SignatureIndex
+    from . import Database
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +91,7 @@ class SourceState:
     last_error: str | None = None
 
 
-def sync_sources(db: sqlite_utils.Database, sources: Sequence[Source]) -> dict[str, SourceState]:
+def sync_sources(db: Database, sources: Sequence[Source]) -> dict[str, SourceState]:
     """Make sure every configured source has a row; return each one's state by URL.
 
     Rows of sources no longer configured are kept: their articles still point at them.
@@ -139,7 +138,7 @@ class StoryIndex:
     took 2.2 ms an article, and band keys as a dict of ints ~2.4 KB a story.
     """
 
-    def __init__(self, db: sqlite_utils.Database, now: datetime) -> None:
+    def __init__(self, db: Database, now: datetime) -> None:
         self._db = db
         self._since = iso(now - STORY_WINDOW)
         self._index: SignatureIndex | None = None
@@ -188,7 +187,7 @@ class PendingOutcome:
 
 
 def record_outcomes(
-    db: sqlite_utils.Database, pending: Sequence[PendingOutcome], stories: StoryIndex
+    db: Database, pending: Sequence[PendingOutcome], stories: StoryIndex
 ) -> list[Recorded]:
     """Write the outcomes of several polls in ONE transaction; safe to call again with them.
 
@@ -205,9 +204,7 @@ def record_outcomes(
     return retry_locked(lambda: _record(db, pending, stories), what)
 
 
-def _record(
-    db: sqlite_utils.Database, pending: Sequence[PendingOutcome], stories: StoryIndex
-) -> list[Recorded]:
+def _record(db: Database, pending: Sequence[PendingOutcome], stories: StoryIndex) -> list[Recorded]:
     added_stories: list[tuple[int, str | None]] = []
     try:
         with db.conn:
@@ -229,7 +226,7 @@ def _record(
 
 
 def _write_outcome(
-    db: sqlite_utils.Database,
+    db: Database,
     state: SourceState,
     outcome: SourceOutcome,
     next_poll_at: datetime,
