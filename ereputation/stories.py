@@ -251,8 +251,8 @@ def band_keys(signature: np.ndarray) -> np.ndarray:
     """The LSH band keys of ``story_keys`` as ``BANDS`` uint64 (two bands' keys may collide,
     which only adds a candidate that ``same_story`` then turns down)."""
     parts = signature.reshape(BANDS, -1).astype(np.uint64)
-    keys = np.zeros(BANDS, dtype=np.uint64)
-    for column in range(parts.shape[1]):
+    keys = parts[:, 0]  # the first column mixed into 0: itself
+    for column in range(1, parts.shape[1]):
         keys = keys * _MIX ^ parts[:, column]  # wraps around 2**64, as meant
     return keys ^ _BAND_SALT
 
@@ -285,8 +285,10 @@ class SignatureIndex:
         self._count = 0
         self._keys = np.empty(0, dtype=np.uint64)  # sorted
         self._rows = np.empty(0, dtype=np.int32)  # the row of each key
-        self._recent: dict[int, list[int]] = {}
-        self._recent_keys = 0
+        self._recent: dict[int, list[int]] = {}  # key -> rows, for find
+        self._recent_keys: list[int] = []  # the same keys and rows in order, for _merge
+        self._recent_rows: list[int] = []
+        self._asked: tuple[np.ndarray, list[int]] | None = None  # find's last signature, keys
 
     def add(self, story_id: int, signature: np.ndarray) -> None:
         row = self._count
@@ -299,21 +301,30 @@ class SignatureIndex:
         self._sketches[row] = _sketch(signature)
         self._ids[row] = story_id
         self._count += 1
-        for key in band_keys(signature).tolist():
-            self._recent.setdefault(key, []).append(row)
-        self._recent_keys += BANDS
-        if self._recent_keys >= self._RECENT:
+        keys = self._keys_of(signature)
+        recent = self._recent
+        for key in keys:
+            found = recent.get(key)
+            if found is None:
+                recent[key] = [row]
+            else:
+                found.append(row)
+        self._recent_keys += keys
+        self._recent_rows += [row] * len(keys)
+        if len(self._recent_keys) >= self._RECENT:
             self._merge()
 
+    def _keys_of(self, signature: np.ndarray) -> list[int]:
+        """``band_keys`` as ints; those of the signature ``find`` was last asked about are
+        kept, as the store adds a story right after finding none for it."""
+        asked = self._asked
+        if asked is not None and asked[0] is signature:
+            return asked[1]
+        return band_keys(signature).tolist()
+
     def _merge(self) -> None:
-        keys = np.fromiter(
-            (key for key, rows in self._recent.items() for _ in rows), dtype=np.uint64,
-            count=self._recent_keys,
-        )  # fmt: skip
-        rows = np.fromiter(
-            (row for found in self._recent.values() for row in found), dtype=np.int32,
-            count=self._recent_keys,
-        )  # fmt: skip
+        keys = np.array(self._recent_keys, dtype=np.uint64)
+        rows = np.array(self._recent_rows, dtype=np.int32)
         order = np.argsort(keys, kind="stable")
         keys, rows = keys[order], rows[order]
         # Inserted where they sort: one new array each, not the ~4 copies of the key array
@@ -322,24 +333,28 @@ class SignatureIndex:
         self._keys = np.insert(self._keys, at, keys)
         self._rows = np.insert(self._rows, at, rows)
         self._recent.clear()
-        self._recent_keys = 0
+        self._recent_keys = []
+        self._recent_rows = []
 
     def find(self, signature: np.ndarray) -> int | None:
         """The id of the newest story ``signature`` belongs to, or None."""
         if not self._count:
             return None
         keys = band_keys(signature)
+        listed = keys.tolist()
+        self._asked = (signature, listed)
         found: list[np.ndarray] = []
         if len(self._keys):
             starts = np.searchsorted(self._keys, keys, "left").tolist()
             ends = np.searchsorted(self._keys, keys, "right").tolist()
             found += [self._rows[a:b] for a, b in zip(starts, ends, strict=True) if b > a]
-        recent = [row for key in keys.tolist() for row in self._recent.get(key, ())]
-        if recent:
-            found.append(np.array(recent, dtype=np.int32))
+        recent = self._recent
+        near = [row for key in listed if key in recent for row in recent[key]]
+        if near:
+            found.append(np.array(near, dtype=np.int32))
         if not found:
             return None
-        rows = np.concatenate(found)
+        rows = np.concatenate(found) if len(found) > 1 else found[0]
         rows = rows[same_story_rows(self._sketches[rows], _sketch(signature))]
         if not len(rows):
             return None
