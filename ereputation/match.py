@@ -154,6 +154,7 @@ class _Syntax:
 
     word = r"\w"
     separator = r"[\s\-]+"  # between the words of a term: spaces and hyphens, any number
+    space = r"\s*"  # around an ampersand: "H&M", "H & M"
 
     def literal(self, folded: str) -> str:
         """What matches exactly the folded characters ``folded``, in order."""
@@ -257,6 +258,7 @@ class _PlainSyntax(_Syntax):
         self.word = self._class_of(lambda folded: _WORD_CHAR.match(folded) is not None)
         separators = self._class_of(lambda folded: _SEPARATOR.match(folded) is not None)
         self.separator = f"{separators}+"
+        self.space = f"{self._class_of(str.isspace)}*"
 
     def _class_of(self, holds: Callable[[str], bool]) -> str:
         origins = "".join(o for folded, o in self._sources.items() if holds(folded))
@@ -281,13 +283,18 @@ _WORD_CHAR = re.compile(r"\w")
 _SEPARATOR = re.compile(r"[\s\-]")
 
 
+_AMPERSAND = re.compile(r"(?<=\S)\s*&\s*(?=\S)")
+
+
 def _term_words(term: str, casefold: bool) -> tuple[list[str], bool, bool]:
     """The folded words of a term, whether it is Arabic, and whether its first word drops ال.
 
     An Arabic term that starts with the article also matches without it: its first word is
-    then given without the article (and the pattern makes the article optional).
+    then given without the article (and the pattern makes the article optional).  An
+    ampersand joins its neighbours into one word ("Procter & Gamble" -> "procter&gamble"),
+    written with or without spaces around it in the text (see ``_word_pattern``).
     """
-    folded = _fold(term.strip(), casefold).text
+    folded = _AMPERSAND.sub("&", _fold(term.strip(), casefold).text)
     words = [w for w in re.split(r"[\s\-]+", folded) if w]
     if not words:
         raise ValueError(f"empty brand term {term!r}")
@@ -301,12 +308,32 @@ def _term_words(term: str, casefold: bool) -> tuple[list[str], bool, bool]:
 def _term_pattern(term: str, casefold: bool, syntax: _Syntax = _FOLDED) -> str:
     """Regex for one configured term over folded text (whole words, clitics, flexible spaces)."""
     words, arabic, optional_article = _term_words(term, casefold)
-    body = syntax.separator.join(syntax.literal(w) for w in words)
+    body = syntax.separator.join(_word_pattern(w, syntax) for w in words)
     if optional_article:
         body = f"(?:{syntax.literal('ال')})?{body}"
     if arabic:
         return f"{syntax.clitics(article=not optional_article)}?(?P<t>{body})"
     return f"(?P<t>{body})"
+
+
+def _word_pattern(word: str, syntax: _Syntax) -> str:
+    """A term's word, with any spaces around its ampersands: "h&m" matches "H & M"."""
+    if "&" not in word:
+        return syntax.literal(word)
+    amp = f"{syntax.space}{syntax.literal('&')}{syntax.space}"
+    return amp.join(syntax.literal(piece) for piece in word.split("&"))
+
+
+def _anchor_word(words: list[str]) -> str:
+    """What every hit of a term with these words holds as it is, for the prefilters: its
+    longest word, or piece of a word between ampersands (which the text may space out).
+    When those pieces are one or two letters ("H&M"), the ampersand itself: far rarer in
+    text than a letter, and sought as a word a letter would pass nearly every text."""
+    pieces = [piece for word in words for piece in word.split("&") if piece]
+    longest = max(pieces or words, key=len)
+    if len(longest) < 3 and any("&" in word for word in words):
+        return "&"
+    return longest
 
 
 def _term_anchor(term: str, casefold: bool) -> str:
@@ -316,13 +343,14 @@ def _term_anchor(term: str, casefold: bool) -> str:
     :func:`_term_pattern`), then ``str.casefold``-ed: see :meth:`BrandMatcher._candidates`.
     """
     words, _, _ = _term_words(term, casefold)
-    return max(words, key=len).casefold()
+    return _anchor_word(words).casefold()
 
 
 def _plain_anchor(
     term: str, casefold: bool, syntax: _PlainSyntax, as_word: bool = True
 ) -> tuple[str, str]:
-    """What every hit of ``term`` in a plain text contains: its longest word, as a word.
+    """What every hit of ``term`` in a plain text contains: its longest word, as a word (or
+    the ampersand, see :func:`_anchor_word`).
 
     Every word of a term stands between non-word characters in the folded text (the term's
     own boundaries, or the spaces and hyphens between its words), except the first word of an
@@ -332,13 +360,16 @@ def _plain_anchor(
     ``as_word=False``: the word anywhere, even inside another word or cut at an end.
     """
     words, arabic, _ = _term_words(term, casefold)
-    word = max(words, key=len)
+    word = _anchor_word(words)
+    if word == "&":
+        return syntax.origins("&"), ""
     at = max(range(len(word)), key=lambda i: _COMMON.find(word[i].casefold()) % 1000)
     before = syntax.literal(word[: at + 1])
     rest = syntax.literal(word[at + 1 :])
     if not as_word:
         return syntax.origins(word[at]), f"(?<={before}){rest}"
-    check = "" if arabic and word == words[0] else f"(?<!{syntax.word}{before})"
+    first = words[0].split("&")[0]
+    check = "" if arabic and word == first else f"(?<!{syntax.word}{before})"
     return syntax.origins(word[at]), f"(?<={before}){check}{rest}(?!{syntax.word})"
 
 

@@ -178,6 +178,20 @@ def test_longest_term_of_a_brand_wins() -> None:
     assert (hit.matched, hit.term) == ("Atlas Télécom", "Atlas Télécom")
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Soldes chez H&M, H & M et h &m.", ["H&M", "H & M", "h &m"]),
+        ("Procter&Gamble, PROCTER  &  GAMBLE", ["Procter&Gamble", "PROCTER  &  GAMBLE"]),
+        ("H&Mall, HM, H et M, H-M", []),  # inside a word, or without the ampersand
+        ("Sœurs chez H & M", ["H & M"]),  # œ: the folded (not the fast) path
+    ],
+)
+def test_spaces_around_an_ampersand_never_matter(text: str, expected: list[str]) -> None:
+    brands = [Brand("H&M"), Brand("Procter & Gamble")]
+    assert matched(brands, text) == expected
+
+
 @given(st.text(max_size=80))
 def test_find_never_breaks_and_offsets_are_exact(noise: str) -> None:
     text = noise + " d’ATLAS TELECOM " + noise
@@ -235,6 +249,7 @@ PREFILTER_BRANDS = [
     Brand("Élan", case_sensitive=True, aliases=("Cœur de Lion",)),
     Brand("Banque Zellige", aliases=("Zellige Bank", "بنك الزليج")),
     Brand("Coca-Cola", aliases=("مستشفى الرحمة",)),
+    Brand("H&M", aliases=("Procter & Gamble",)),
 ]
 PREFILTER = BrandMatcher(PREFILTER_BRANDS)
 # What may be glued to, or slipped inside, a term's letters without changing its fold.
@@ -266,6 +281,8 @@ def brand_variant(draw: st.DrawFn) -> str:
             char = draw(st.sampled_from(INSERTS)) + char
         elif char in " -":
             char = draw(st.sampled_from([" ", "  ", "-", "\n", "\u00a0", "–"]))
+        elif char == "&":
+            char = draw(st.sampled_from(["&", " & ", "& ", "\u00a0&\n"]))
         out.append(char)
     return draw(st.sampled_from(CLITICS)) + "".join(out)
 
@@ -335,6 +352,8 @@ def plain_brand_variant(draw: st.DrawFn) -> str:
             forms += [f.upper() for f in forms] + [f.lower() for f in forms]
         if char in " -":
             forms = PLAIN_SPACES
+        elif char == "&":
+            forms = ["&", " & ", "&  ", "\u00a0&"]
         out.append(draw(st.sampled_from(forms)))
     before = draw(st.sampled_from(CLITICS + ["x", "_", "'", "«", "(", "é"]))
     after = draw(st.sampled_from(["", " ", ".", "s", "é", "_", "’", "ـ", "»", "ة"]))
