@@ -11,7 +11,7 @@ from typing import Any
 
 from ereputation.config import Brand
 from ereputation.language import detect_language
-from ereputation.match import BrandMatcher, make_snippet, mention_context
+from ereputation.match import BrandMatcher, make_snippet, mention_context, sentiment_context
 from ereputation.sentiment import score_sentiment
 
 __all__ = ["analyze_text"]
@@ -24,8 +24,10 @@ def analyze_text(text: str, matcher: BrandMatcher) -> dict[str, Any]:
     ``{brand, term, matched, start, end}`` per hit); ``snippet`` (around the first hit, or the
     start of the text); ``sentiment`` / ``label`` (of the first hit's context, or of the whole
     text when no brand matched; ``None`` when the text cannot be read); ``context`` (the text
-    that was scored); ``queries`` (per brand with a query: whether it held and which of its
-    terms were found); ``excluded`` (hits dropped by an exclusion near them, with the phrase).
+    that was scored, shown with the brand's own name, which the score leaves out: see
+    ``match.sentiment_context``); ``queries`` (per brand with a query: whether it held and
+    which of its terms were found); ``excluded`` (hits dropped by an exclusion near them, with
+    the phrase).
     """
     language = detect_language(text)
     hits = matcher.find(text)
@@ -33,10 +35,11 @@ def analyze_text(text: str, matcher: BrandMatcher) -> dict[str, Any]:
     if hits:
         context = mention_context(text, hits[0])
         snippet = make_snippet(text, hits[0])
+        scored = sentiment_context(text, hits[0], hits)
     else:
-        context = " ".join(text.split())
+        context = scored = " ".join(text.split())
         snippet = context[:240] + ("…" if len(context) > 240 else "")
-    sentiment = score_sentiment(context, language)
+    sentiment = score_sentiment(scored, language)
     queries: dict[str, dict[str, Any]] = {}
     excluded: list[dict[str, Any]] = []
     for brand in matcher.brands:

@@ -83,7 +83,7 @@ class Analyzer:
         if not self._models_loaded:
             self._load_models()
         from .language import detect_language
-        from .match import make_snippet, mention_context
+        from .match import make_snippet, sentiment_context
         from .sentiment import score_sentiment
 
         language = detect_language(text) or _short_language(declared_language)
@@ -95,7 +95,7 @@ class Analyzer:
                 terms[hit.brand].append(hit.matched)
         mentions = []
         for name, hit in first.items():
-            sentiment = score_sentiment(mention_context(text, hit), language)
+            sentiment = score_sentiment(sentiment_context(text, hit, hits), language)
             mentions.append(
                 MentionRecord(
                     brand=name,

@@ -53,3 +53,13 @@ def test_arabic_text_and_unreadable_text() -> None:
     assert unknown["language"] is None
     assert unknown["brands"] == ["Atlas Télécom"]
     assert unknown["sentiment"] is None and unknown["label"] is None
+
+
+def test_the_brands_own_name_is_not_scored() -> None:
+    """ "atlas" leaned positive after training text about other companies named Atlas, and
+    this outage read as good news; the brand's name says nothing about how it is spoken of."""
+    text = "Atlas Telecom outage leaves thousands offline in Casablanca and Rabat"
+    result = analyze_text(text, MATCHER)
+    assert result["brands"] == ["Atlas Télécom"]
+    assert result["label"] == "negative"
+    assert result["context"] == text  # shown whole; scored without "Atlas Telecom"

@@ -19,6 +19,7 @@ from ereputation.match import (
     fold_text,
     make_snippet,
     mention_context,
+    sentiment_context,
 )
 
 FOLD_TABLE = _TABLES[True]
@@ -212,6 +213,17 @@ def test_mention_context_is_the_sentence_around_the_hit() -> None:
     assert mention_context(text, hit) == (
         "Atlas Télécom a subi une panne géante hier soir, les clients sont furieux."
     )
+
+
+def test_sentiment_context_leaves_out_the_brands_own_hits_only() -> None:
+    brands = [ATLAS, Brand("Orange", case_sensitive=True)]
+    text = "Atlas Telecom et Orange : panne chez ATLAS TÉLÉCOM hier.\nAtlas Télécom recrute."
+    hits = BrandMatcher(brands).find(text)
+    atlas = next(h for h in hits if h.brand == ATLAS.name)
+    assert sentiment_context(text, atlas, hits) == "et Orange : panne chez hier. recrute."
+    orange = next(h for h in hits if h.brand == "Orange")
+    assert "Orange" not in sentiment_context(text, orange, hits)
+    assert sentiment_context(text, orange, hits).startswith("Atlas Telecom et :")
 
 
 def test_mention_context_widens_a_short_sentence() -> None:
