@@ -711,14 +711,19 @@ def _context_span_text(text: str, hit: Hit) -> str:
 
 
 def mention_context(text: str, hit: Hit) -> str:
-    """The sentence(s) around the hit, whitespace collapsed — what sentiment is scored on.
+    """The sentence(s) around the hit, whitespace collapsed: what is said of the brand there
+    (sentiment is scored on it without the brand's own name, ``sentiment_context``).
 
     A sentence shorter than 60 characters is widened with its neighbours; a run without
     sentence punctuation is cut to a window of about 600 characters around the hit.
     """
-    start, stop = _context_bounds(text, hit)
-    start, stop = _whole_words(text, start, stop, hit)
+    start, stop = _mention_bounds(text, hit)
     return " ".join(text[start:stop].split())
+
+
+def _mention_bounds(text: str, hit: Hit) -> tuple[int, int]:
+    start, stop = _context_bounds(text, hit)
+    return _whole_words(text, start, stop, hit)
 
 
 def sentiment_context(text: str, hit: Hit, hits: Sequence[Hit]) -> str:
@@ -732,14 +737,12 @@ def sentiment_context(text: str, hit: Hit, hits: Sequence[Hit]) -> str:
     .949/.880/.882 macro-F1 (fr/en/ar).  Another brand's name stays: it is part of what is
     said about this one.
     """
-    start, stop = _context_bounds(text, hit)
-    start, stop = _whole_words(text, start, stop, hit)
-    pieces, at = [], start
+    at, stop = _mention_bounds(text, hit)
+    pieces = []
     for other in sorted(hits, key=lambda h: h.start):
-        if other.brand == hit.brand and start <= other.start and other.end <= stop:
-            if other.start >= at:
-                pieces.append(text[at : other.start])
-                at = other.end
+        if other.brand == hit.brand and at <= other.start and other.end <= stop:
+            pieces.append(text[at : other.start])
+            at = other.end
     pieces.append(text[at:stop])
     return " ".join(" ".join(pieces).split())
 

@@ -288,7 +288,7 @@ class SignatureIndex:
         self._recent: dict[int, list[int]] = {}  # key -> rows, for find
         self._recent_keys: list[int] = []  # the same keys and rows in order, for _merge
         self._recent_rows: list[int] = []
-        self._asked: tuple[np.ndarray, list[int]] | None = None  # find's last signature, keys
+        self._asked: tuple[bytes, list[int]] | None = None  # find's last signature, its keys
 
     def add(self, story_id: int, signature: np.ndarray) -> None:
         row = self._count
@@ -318,7 +318,7 @@ class SignatureIndex:
         """``band_keys`` as ints; those of the signature ``find`` was last asked about are
         kept, as the store adds a story right after finding none for it."""
         asked = self._asked
-        if asked is not None and asked[0] is signature:
+        if asked is not None and asked[0] == signature.tobytes():
             return asked[1]
         return band_keys(signature).tolist()
 
@@ -342,7 +342,7 @@ class SignatureIndex:
             return None
         keys = band_keys(signature)
         listed = keys.tolist()
-        self._asked = (signature, listed)
+        self._asked = (signature.tobytes(), listed)
         found: list[np.ndarray] = []
         if len(self._keys):
             starts = np.searchsorted(self._keys, keys, "left").tolist()

@@ -22,8 +22,6 @@ from ..errors import StoreError
 from ..records import ArticleRecord, SourceOutcome
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from ..stories import SignatureIndex
     from . import Database
 
@@ -144,7 +142,6 @@ class StoryIndex:
         self._db = db
         self._since = iso(now - STORY_WINDOW)
         self._index: SignatureIndex | None = None
-        self._last: tuple[str, np.ndarray | None] | None = None
 
     def _loaded(self) -> SignatureIndex:
         if self._index is None:
@@ -161,26 +158,17 @@ class StoryIndex:
 
     def find(self, fingerprint: str | None) -> int | None:
         """The newest recent story ``fingerprint`` belongs to, or None."""
-        signature = self._signature(fingerprint)
+        from ..stories import story_signature
+
+        signature = story_signature(fingerprint) if fingerprint else None
         return None if signature is None else self._loaded().find(signature)
 
     def add(self, story_id: int, fingerprint: str | None) -> None:
-        signature = self._signature(fingerprint)
-        if signature is not None:
-            self._loaded().add(story_id, signature)
-
-    def _signature(self, fingerprint: str | None) -> np.ndarray | None:
-        """The signature in ``fingerprint``; the last one is kept: a story is added right
-        after finding none for it, and the index then reuses the band keys it computed."""
         from ..stories import story_signature
 
-        if not fingerprint:
-            return None
-        if self._last is not None and self._last[0] == fingerprint:
-            return self._last[1]
-        signature = story_signature(fingerprint)
-        self._last = (fingerprint, signature)
-        return signature
+        signature = story_signature(fingerprint) if fingerprint else None
+        if signature is not None:
+            self._loaded().add(story_id, signature)
 
     def forget(self, story_ids: Iterable[int]) -> None:
         """Drop stories whose creation was rolled back."""
