@@ -1,6 +1,7 @@
 """Brand matching and sentiment on our held-out news sentences, through ``ereputation analyze``.
 
     python bench/news.py [--set bench/news_sentences.tsv] [--show-errors]
+    python bench/news.py --set bench/news_sentences_2.tsv --config bench/news_brands_2.yaml
 
 Runs the real command line — ``ereputation analyze --json -`` with a config whose brands are
 those of the set — on every sentence of ``bench/news_sentences.tsv`` (French, English and
@@ -58,11 +59,11 @@ def read_set(path: Path) -> list[tuple[str, str, str, set[str]]]:
     return rows
 
 
-def run_cli(texts: list[str]) -> list[dict[str, object]]:
+def run_cli(texts: list[str], brands: str = CONFIG) -> list[dict[str, object]]:
     """One ``analyze --json`` result per text, from the command line in a subprocess."""
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "feeds.yaml"
-        config.write_text(CONFIG, "utf-8")
+        config.write_text(brands, "utf-8")
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         command = [sys.executable, "-c", "from ereputation.cli import main; main()"]
         done = subprocess.run(
@@ -92,10 +93,14 @@ def macro_f1(gold: list[str], predicted: list[str | None]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", type=Path, default=ROOT / "bench" / "news_sentences.tsv")
+    parser.add_argument(
+        "--config", type=Path, help="the set's brands, as a feeds.yaml (default: the first set's)"
+    )
     parser.add_argument("--show-errors", action="store_true", help="print each miss")
     args = parser.parse_args()
     rows = read_set(args.set)
-    results = run_cli([text for text, *_ in rows])
+    brands = args.config.read_text("utf-8") if args.config else CONFIG
+    results = run_cli([text for text, *_ in rows], brands)
     by_language: dict[str, list[int]] = defaultdict(list)
     for i, (_, language, _, _) in enumerate(rows):
         by_language[language].append(i)
