@@ -1,6 +1,7 @@
 """Train the shipped sentiment models: ``ereputation/data/sentiment/model_{en,fr,ar}.json.gz``.
 
     python bench/train_sentiment.py [--shared ../shared] [--out ereputation/data/sentiment]
+    python bench/train_sentiment.py --keep-choices   # new features, the shipped C and weights
 
 Trains only on ``shared/train/sentiment`` — the rows whose licence allows it (MIT for the
 VADER ground truth, Apache-2.0 repository for the UMSAB French and Arabic rows), which share no
@@ -229,7 +230,12 @@ def best_bias(
 
 
 def cross_validate(  # type: ignore[no-untyped-def]
-    feats, labels: np.ndarray, groups: np.ndarray, language: str, scored: set[str]
+    feats,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    language: str,
+    scored: set[str],
+    kept: Choice | None = None,
 ) -> Choice:
     """The best example weight, models, blend and neutral bias by 5-fold CV.
 
@@ -240,15 +246,21 @@ def cross_validate(  # type: ignore[no-untyped-def]
     licensed source(s).  For each example weight, the logistic
     regression and the NBSVM-style model each get their best (C, class weight); then the
     blend β and the neutral bias are chosen over the two models' out-of-fold logits.
+
+    With ``kept``, its example weight and (C, class weight) pairs are taken as they are and only
+    β and the bias are chosen: one fit per model and fold instead of the whole grid, for a
+    change of features that leaves the regularisation where it was (``--keep-choices``).
     """
     strata = np.array([f"{g}|{y}" for g, y in zip(groups, labels, strict=True)])
     folds = list(StratifiedKFold(n_splits=5, shuffle=True, random_state=20240601).split(
         np.zeros(len(labels)), strata))  # fmt: skip
     best: Choice | None = None
-    for example_weight in EXAMPLE_WEIGHT_GRID:
+    for example_weight in (kept.example_weight,) if kept else EXAMPLE_WEIGHT_GRID:
         weight = np.where(groups == "examples", example_weight, 1.0)
         keys = {kind: [(c, cw) for c in C_GRID[kind][language] for cw in CLASS_WEIGHT_GRID]
                 for kind in ("lr", "nb")}  # fmt: skip
+        if kept:
+            keys = {"lr": [kept.lr], "nb": [kept.nb]}
         oof = {(kind, key): np.zeros((len(labels), 3)) for kind in keys for key in keys[kind]}
         for train_idx, test_idx in folds:
             train = [feats[i] for i in train_idx]
@@ -282,7 +294,21 @@ def read_examples(language: str) -> list[tuple[str, str]]:
     return read_rows(path) if path.is_file() else []
 
 
-def train(language: str, shared: Path, out: Path) -> dict[str, object]:
+def shipped_choice(path: Path) -> Choice:
+    """The example weight and (C, class weight) pairs recorded in a model file."""
+    data = json.loads(gzip.decompress(path.read_bytes()))
+    return Choice(
+        float(data["example_weight"]),
+        (float(data["lr"]["C"]), data["lr"]["class_weight"]),
+        (float(data["nbsvm"]["C"]), data["nbsvm"]["class_weight"]),
+        float(data["blend"]),
+        tuple(data["bias"]),
+        float(data["cv_macro_f1"]),
+        dict(data["cv_macro_f1_per_source"]),
+    )
+
+
+def train(language: str, shared: Path, out: Path, kept: Choice | None = None) -> dict[str, object]:
     rows: list[tuple[str, str]] = []
     groups: list[str] = []
     for name in TRAIN_FILES[language]:
@@ -295,7 +321,7 @@ def train(language: str, shared: Path, out: Path) -> dict[str, object]:
     feats = [features(text, language) for text, _ in rows]
     labels = np.array([CLASSES.index(label) for _, label in rows])
     scored = set(TRAIN_FILES[language]) | ({"examples"} if language in SCORED_EXAMPLES else set())
-    choice = cross_validate(feats, labels, np.array(groups), language, scored)
+    choice = cross_validate(feats, labels, np.array(groups), language, scored, kept)
     vocab, idf = fit_vocabulary(feats)
     weight = np.array([choice.example_weight if g == "examples" else 1.0 for g in groups])
     x = vectorise(feats, vocab, idf)
@@ -357,11 +383,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--out", type=Path, default=ROOT / "ereputation" / "data" / "sentiment")
+    parser.add_argument(
+        "--keep-choices",
+        action="store_true",
+        help="keep the shipped models' example weight and C; choose only the blend and bias",
+    )
     parser.add_argument("languages", nargs="*", default=list(TRAIN_FILES))
     args = parser.parse_args()
+    shipped = ROOT / "ereputation" / "data" / "sentiment"
     for language in args.languages:
         started = time.perf_counter()
-        report = train(language, args.shared, args.out)
+        kept = shipped_choice(shipped / f"model_{language}.json.gz") if args.keep_choices else None
+        report = train(language, args.shared, args.out, kept)
         print(json.dumps(report), f"({time.perf_counter() - started:.0f} s)", flush=True)
 
 

@@ -29,13 +29,17 @@ from importlib import resources
 from itertools import groupby
 from typing import Any
 
-__all__ = ["detect_language", "arabizi_evidence"]
+__all__ = ["ARABIC_PREFIXES", "detect_language", "arabizi_evidence"]
 
 # With the presentation forms (U+FB50-U+FDFF, U+FE70-U+FEFC): some tweets and PDFs copied
 # into pages are written in them, and the matcher and the scorers read them through NFKD.
 _ARABIC_LETTER = re.compile(
     r"[\u0620-\u064a\u0671-\u06d3\u06fa-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufefc]"
 )
+# Clitics written glued to the front of an Arabic word, longest first: the conjunctions و ف,
+# the prepositions ب ك ل and the article (وال بال لل …).  The lexicons and the figures that move
+# look words up without them; brand matching has its own, stricter rule (match.py).
+ARABIC_PREFIXES = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
 _LATIN_LETTER = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿœŒ]")
 _NOISE = re.compile(r"https?://\S+|www\.\S+|[@#]\w+|\S+@\S+\.\w+")
 _WORD = re.compile(r"[a-zà-öø-ÿœ0-9']+")

@@ -9,7 +9,8 @@ way, character by character, so offsets still point into the original text):
 - apostrophe styles (``’ ‘ ʼ ′ ` ´`` all read as ``'``), so ``d’Atlas`` = ``d'Atlas``;
 - spaces and hyphens between the words of a term (``Coca-Cola`` = ``Coca Cola``);
 - Arabic: hamza/madda forms of alef (أ إ آ ٱ → ا), ى → ي, ة → ه, ؤ → و, ئ → ي, Persian
-  ی/ک, tatweel and every diacritic (harakat); invisible format characters.
+  ی/ک, tatweel and every diacritic (harakat); invisible format characters; and, in a term of
+  several words, the final hamza after alef, often left out (``الصفا`` for ``الصفاء``).
 
 A hit must stand as a whole word in every script (``Orange`` never matches ``orangeade``, and
 ``اورنج`` never matches inside a longer word), except that Arabic clitics glued in front of an
@@ -305,10 +306,36 @@ def _term_words(term: str, casefold: bool) -> tuple[list[str], bool, bool]:
     return words, arabic, optional_article
 
 
+def _final_hamza(words: list[str], arabic: bool) -> frozenset[int]:
+    """The words of an Arabic term whose final hamza after alef the text may leave out.
+
+    Moroccan press and comments often drop it ("الصفا للأغذية" for "الصفاء للأغذية").  Only
+    in a term of several words, and never in all of them: a one-word name could then match
+    a common word ("بناء", "building", would find "بنا", "with us"), and another word of the
+    term stays to anchor the prefilters (:func:`_anchor_words`).
+    """
+    if not arabic or len(words) < 2:
+        return frozenset()
+    found = frozenset(i for i, w in enumerate(words) if len(w) > 3 and w.endswith("اء"))
+    return found if len(found) < len(words) else frozenset()
+
+
+def _anchor_words(words: list[str], arabic: bool) -> list[str]:
+    """The words a hit always holds as written in the term (a final hamza may be left out)."""
+    optional = _final_hamza(words, arabic)
+    return [w for i, w in enumerate(words) if i not in optional]
+
+
 def _term_pattern(term: str, casefold: bool, syntax: _Syntax = _FOLDED) -> str:
     """Regex for one configured term over folded text (whole words, clitics, flexible spaces)."""
     words, arabic, optional_article = _term_words(term, casefold)
-    body = syntax.separator.join(_word_pattern(w, syntax) for w in words)
+    hamza = _final_hamza(words, arabic)
+    body = syntax.separator.join(
+        f"{syntax.literal(w[:-1])}(?:{syntax.literal(w[-1])})?"
+        if i in hamza
+        else _word_pattern(w, syntax)
+        for i, w in enumerate(words)
+    )
     if optional_article:
         body = f"(?:{syntax.literal('ال')})?{body}"
     if arabic:
@@ -342,8 +369,8 @@ def _term_anchor(term: str, casefold: bool) -> str:
     The longest word of the folded term (an optional leading ال left out, as in
     :func:`_term_pattern`), then ``str.casefold``-ed: see :meth:`BrandMatcher._candidates`.
     """
-    words, _, _ = _term_words(term, casefold)
-    return _anchor_word(words).casefold()
+    words, arabic, _ = _term_words(term, casefold)
+    return _anchor_word(_anchor_words(words, arabic)).casefold()
 
 
 def _plain_anchor(
@@ -360,7 +387,7 @@ def _plain_anchor(
     ``as_word=False``: the word anywhere, even inside another word or cut at an end.
     """
     words, arabic, _ = _term_words(term, casefold)
-    word = _anchor_word(words)
+    word = _anchor_word(_anchor_words(words, arabic))
     if word == "&":
         return syntax.origins("&"), ""
     at = max(range(len(word)), key=lambda i: _COMMON.find(word[i].casefold()) % 1000)

@@ -45,8 +45,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ereputation.language import detect_language
+from ereputation.language import ARABIC_PREFIXES, detect_language
 from ereputation.match import fold_text
+from ereputation.trend import moves
 
 __all__ = [
     "LANGUAGES",
@@ -74,7 +75,7 @@ _TOKEN = re.compile(
 )
 _SQUEEZE = re.compile(r"(\w)\1{2,}")
 _DOUBLE = re.compile(r"(\w)\1+")
-_AR_PREFIXES = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
+_AR_PREFIXES = ARABIC_PREFIXES
 _AR_PREFIX_LETTERS = frozenset(p[0] for p in _AR_PREFIXES)
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _CHAR_NGRAMS = (3, 4, 5)
@@ -222,17 +223,29 @@ def _token_value(lexicon: _Lexicon, token: str) -> tuple[float, bool]:
     return found
 
 
-def _lexicon_values(tokens: list[str], language: str) -> tuple[float, float]:
+def _lexicon_values(tokens: list[str], language: str) -> tuple[float, float, float]:
+    """(positive sum, negative sum, sum of the figures' movements, which the sums include)."""
     lexicon = _lexicon(language)
     negators = lexicon.negators
     values: list[float] = []
     negate_until = -1
     i = 0
     count = len(tokens)
+    # Figures that moved ("complaints fell") are read as a whole before single words.
+    moved = moves(tokens, language, _tokens)
+    movements: list[int] = []
     while i < count:
         token = tokens[i]
         span = 1
-        value = None
+        value = moved.get(i) if moved else None
+        if value is not None:
+            if value and i <= negate_until:
+                value *= -0.75
+            if value:
+                movements.append(i)
+            values.append(value)
+            i += 1
+            continue
         # Phrases first: some start with a negator (ما كاين والو, لا حول ولا قوة الا بالله).
         for phrase, phrase_value in lexicon.phrases.get(token, ()):
             if tuple(tokens[i : i + len(phrase)]) == phrase:
@@ -256,7 +269,7 @@ def _lexicon_values(tokens: list[str], language: str) -> tuple[float, float]:
         values = [v * 0.5 for v in values[:cut]] + [v * 1.5 for v in values[cut:]]
     positive = sum(v for v in values if v > 0)
     negative = -sum(v for v in values if v < 0)
-    return positive, negative
+    return positive, negative, sum(values[i] for i in movements)
 
 
 def lexicon_scores(text: str, language: str) -> tuple[float, float, int]:
@@ -266,7 +279,7 @@ def lexicon_scores(text: str, language: str) -> tuple[float, float, int]:
     weigh 1.5x and words before it 0.5x.  Phrases (``à éviter``, ``الله يوفقك``) count once.
     """
     tokens = _tokens(text)
-    positive, negative = _lexicon_values(tokens, language)
+    positive, negative, _ = _lexicon_values(tokens, language)
     return positive, negative, len(tokens)
 
 
@@ -312,26 +325,74 @@ def word_features(word: str) -> list[str]:
     return out
 
 
+@cache
+def _places() -> tuple[frozenset[str], dict[str, tuple[tuple[str, ...], ...]], frozenset[str]]:
+    """(one-word places, first word -> longer places, longest first, every place's first
+    word), in feature form."""
+    singles: set[str] = set()
+    phrases: dict[str, list[tuple[str, ...]]] = {}
+    for line in _data("places.txt").splitlines():
+        if line.strip() and not line.startswith("#"):
+            key = tuple(_word(t) for t in _tokens(line.strip()))
+            if len(key) == 1:
+                singles.add(key[0])
+            elif key:
+                phrases.setdefault(key[0], []).append(key)
+    longer = {k: tuple(sorted(v, key=len, reverse=True)) for k, v in phrases.items()}
+    return frozenset(singles), longer, frozenset(singles | longer.keys())
+
+
+def _place_words(words: list[str]) -> set[int]:
+    """Indexes of the words that name a place (``data/sentiment/places.txt``)."""
+    singles, phrases, first = _places()
+    if first.isdisjoint(words):
+        return set()
+    found: set[int] = set()
+    for i, word in enumerate(words):
+        for phrase in phrases.get(word, ()):
+            if tuple(words[i : i + len(phrase)]) == phrase:
+                found.update(range(i, i + len(phrase)))
+                break
+        else:
+            if word in singles:
+                found.add(i)
+    return found
+
+
 def _analyse(text: str, language: str) -> tuple[list[str], list[str], list[float]]:
-    """(words, context features — bigrams and negated words —, dense lexicon scores)."""
+    """(words, context features — bigrams and negated words —, dense lexicon scores).
+
+    Place names are left out of the words and of the features around them: a place says
+    nothing about a brand, and its words carry weights learned from other texts.
+    """
     tokens = _tokens(text)
     negators = _CONTEXT_NEGATORS[language]
     known = _WORDS.get
     words = [known(t) or _word(t) for t in tokens]
-    context = ["b:" + a + " " + b for a, b in zip(words, words[1:], strict=False)]
+    places = _place_words(words)
+    if places:
+        context = ["b:" + words[i] + " " + words[i + 1] for i in range(len(words) - 1)
+                   if i not in places and i + 1 not in places]  # fmt: skip
+    else:
+        context = ["b:" + a + " " + b for a, b in zip(words, words[1:], strict=False)]
     negate_until = -1
     for i, token in enumerate(tokens):
         if token in negators or token[-2:] == "n'" and len(token) > 2:
             negate_until = i + 3
-        elif i <= negate_until:
+        elif i <= negate_until and i not in places:
             context.append("n:" + words[i])
-    positive, negative = _lexicon_values(tokens, language)
+    if places:
+        words = [w for i, w in enumerate(words) if i not in places]
+    positive, negative, moved = _lexicon_values(tokens, language)
     dense = [
         _squash(positive - negative),
         math.log1p(positive),
         math.log1p(negative),
         1.0 if "!" in text else 0.0,
         1.0 if "?" in text else 0.0,
+        # Its own weight as well: in English the n-grams and VADER outweigh the lexicon sums,
+        # and they read "complaints fell" by its words.
+        _squash(moved),
     ]
     if language == "en":
         # VADER's own reading (boosters, capitals, idioms) is worth +.01 macro-F1 in cross-

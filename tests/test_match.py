@@ -113,6 +113,21 @@ def test_alef_maqsura_and_ta_marbuta() -> None:
     assert matched([brand], "زار مستشفي الرحمه أمس") == ["مستشفي الرحمه"]
 
 
+def test_a_final_hamza_left_out() -> None:
+    brand = Brand("Assafa", aliases=("الصفاء للأغذية",))
+    texts = {
+        "تأسست الصفا للأغذية سنة 1987": "الصفا للأغذية",
+        "أعلنت الصفاء للأغذية": "الصفاء للأغذية",
+        "وقالت والصفا للأغذية": "الصفا للأغذية",
+        "الصَّفا للأغذية": "الصَّفا للأغذية",  # harakat: the slow path
+    }
+    for text, want in texts.items():
+        assert matched([brand], text) == [want], text
+    assert matched([brand], "الصفاءات للأغذية") == []
+    # A one-word name keeps its hamza: "بناء" must not find "بنا" ("with us").
+    assert matched([Brand("x", aliases=("بناء",))], "جاء بنا إلى هنا") == []
+
+
 def test_no_hit_inside_another_word_in_any_script() -> None:
     orange = Brand("Orange")
     assert matched([orange], "Une orangeade, des oranges, Orange.") == ["Orange"]

@@ -208,3 +208,42 @@ def test_fast_inference_matches_the_trained_arithmetic(language: str, text: str)
         assert model is not None
         fast = model_probabilities(model, text, language)
         assert fast == pytest.approx(_reference_probabilities(language, text), abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "label"),
+    [
+        ("Customer complaints about the airline fell by a third this year.", "en", "positive"),
+        ("The carmaker's sales dropped 18% in the first quarter.", "en", "negative"),
+        ("Les frais bancaires augmentent de 10 % au 1er janvier.", "fr", "negative"),
+        ("Les plaintes des voyageurs ont diminué de moitié cette année.", "fr", "positive"),
+        ("انخفضت مبيعات الشركة بنسبة 20 في المائة خلال الربع الأول.", "ar", "negative"),
+        ("تراجعت شكايات الزبناء بشكل ملحوظ هذا العام.", "ar", "positive"),
+    ],
+)
+def test_a_figure_that_moved_is_read_by_what_it_is_worth(
+    text: str, language: str, label: str
+) -> None:
+    # A fall is good news for complaints and bad news for sales (ereputation.trend); read by
+    # their words alone, the falling complaints came out negative and the rest neutral.
+    result = score_sentiment(text, language)
+    assert result is not None and result.label == label
+
+
+@pytest.mark.parametrize(
+    ("template", "language", "places"),
+    [
+        ("Network outage leaves thousands offline in {}", "en", ["Casablanca", "Rabat", "London"]),
+        ("Panne géante du réseau à {} ce matin", "fr", ["Casablanca", "Marrakech", "Genève"]),
+        ("انقطاع شبكة الإنترنت {} منذ الصباح", "ar", ["بالدار البيضاء", "بالرباط", "بطنجة"]),
+    ],
+)
+def test_a_place_does_not_change_the_sentiment(
+    template: str, language: str, places: list[str]
+) -> None:
+    # Place names are not read (data/sentiment/places.txt): before, "Casablanca and Rabat"
+    # carried weights learned from other texts and turned an outage neutral.
+    scores = {score_sentiment(template.format(p), language) for p in places}
+    assert len(scores) == 1
+    (result,) = scores
+    assert result is not None and result.label == "negative"

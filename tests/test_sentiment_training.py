@@ -108,3 +108,20 @@ def test_blend_is_the_weighted_sum_of_the_two_models_logits() -> None:
     coef, intercept = train_sentiment.blend(lr, nb, 0.25)
     assert coef.tolist() == [[1.5, 0.0], [0.0, 1.5], [1.5, 1.5]]
     assert intercept.tolist() == [0.75, 0.0, -0.25]
+
+
+def test_keep_choices_keeps_the_shipped_regularisation() -> None:
+    """``--keep-choices``: the shipped example weight and (C, class weight) pairs are used as
+    they are, and only the blend and the neutral bias are chosen again."""
+    shipped = train_sentiment.shipped_choice(
+        ROOT / "ereputation" / "data" / "sentiment" / "model_fr.json.gz"
+    )
+    assert shipped.lr[0] in train_sentiment.C_GRID["lr"]["fr"]
+    kept = train_sentiment.Choice(2.0, (0.125, None), (0.25, "balanced"), 0.0, (0, 0, 0), 0, {})
+    feats = [features(text, "fr") for text, _ in ROWS]
+    labels = np.array([CLASSES.index(label) for _, label in ROWS])
+    groups = np.array(["src"] * len(ROWS))
+    choice = train_sentiment.cross_validate(feats, labels, groups, "fr", {"src"}, kept)
+    # 0.125 and 0.25 are in no grid: only the kept pairs were tried.
+    assert (choice.example_weight, choice.lr, choice.nb) == (2.0, kept.lr, kept.nb)
+    assert choice.beta in train_sentiment.BLEND_GRID

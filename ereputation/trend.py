@@ -1,0 +1,173 @@
+"""Company news about a figure that moved: "profits rose", "les plaintes ont reculé".
+
+Most of what news says about a company is a number going up or down, and the word for the
+movement carries no sentiment of its own: a rise is good news for sales and bad news for
+complaints, a cut is bad news for jobs and good news for prices.  The training rows (tweets,
+reviews, editorials) have few such sentences, so the models read "deliveries jumped 42%" or
+"complaints fell by 40%" by their single words.  Here the polarity is the direction times what
+the figure is worth to the company, and it goes into the lexicon sums the models read
+(``sentiment._lexicon_values``), where negation flips it like any other word's ("did not rise").
+
+The words are in ``data/sentiment/trend.txt``: hand-written, per language, in four kinds —
+``up``, ``down``, ``good`` figures and ``bad`` figures.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+from ereputation.language import ARABIC_PREFIXES
+
+__all__ = ["MOVE_VALUE", "WINDOW", "moves"]
+
+MOVE_VALUE = 2.0  # the lexicon's scale (-3..3): as strong as "profit warning" or "record sales"
+WINDOW = 4  # tokens between a movement and its figure: "rise in net premiums", "grew its revenue"
+
+_AR_SUFFIXES = ("ها", "هم", "ه")
+_LINE = re.compile(r"^(\w+) (up|down|good|bad): (.+)$")
+_CACHE_LIMIT = 50_000
+
+
+@dataclass(frozen=True)
+class _Words:
+    directions: dict[str, int]  # token -> +1 (up) or -1 (down)
+    figures: dict[tuple[str, ...], int]  # figure (one or more tokens) -> +1 good, -1 bad
+    longest: dict[str, int]  # first token of a figure -> its longest figure's length
+    arabic: bool  # words are looked up without their clitics and pronoun suffix
+    forms: dict[str, str] = field(default_factory=dict)  # token -> the form listed (cache)
+
+
+@cache
+def _words(language: str, tokens: Callable[[str], list[str]]) -> _Words | None:
+    """The language's lists, tokenised by the caller's tokeniser (so folded the same way)."""
+    text = resources.files("ereputation").joinpath("data/sentiment/trend.txt").read_text("utf-8")
+    directions: dict[str, int] = {}
+    figures: dict[tuple[str, ...], int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        found = _LINE.match(line)
+        if found is None:
+            raise ValueError(f"trend.txt line {number}: expected '<language> <kind>: words'")
+        if found.group(1) != language:
+            continue
+        kind = found.group(2)
+        for entry in found.group(3).split(","):
+            key = tuple(tokens(entry.strip()))
+            if not key:
+                continue
+            if kind in ("up", "down"):
+                directions[key[0]] = 1 if kind == "up" else -1
+            else:
+                figures[key] = 1 if kind == "good" else -1
+    if not directions:
+        return None
+    longest: dict[str, int] = {}
+    for key in figures:
+        longest[key[0]] = max(longest.get(key[0], 0), len(key))
+    return _Words(directions, figures, longest, language == "ar")
+
+
+def _form(words: _Words, token: str) -> str:
+    """The listed form of ``token``: itself, or an Arabic word without its clitics and suffix."""
+    found = words.forms.get(token)
+    if found is not None:
+        return found
+    form = token
+    if token not in words.directions and token not in words.longest:
+        stems = [token] + [token[len(p) :] for p in ARABIC_PREFIXES
+                           if token.startswith(p) and len(token) - len(p) >= 2]  # fmt: skip
+        for stem in stems:
+            candidates = [stem] + [stem[: -len(s)] for s in _AR_SUFFIXES
+                                   if stem.endswith(s) and len(stem) - len(s) >= 2]  # fmt: skip
+            hit = next((c for c in candidates if c in words.directions or c in words.longest), None)
+            if hit is not None:
+                form = hit
+                break
+    if len(words.forms) < _CACHE_LIMIT:
+        words.forms[token] = form
+    return form
+
+
+_LINKERS = frozenset("of the de des du d' la le les l' من".split())
+
+
+def _noun_phrases(
+    spans: list[tuple[int, int, int]], tokens: Sequence[str], language: str
+) -> list[tuple[int, int, int]]:
+    """Figures that make one noun phrase, as one figure worth what its head is worth.
+
+    "plaintes des clients" and "شكايات الزبناء" are complaints (the head comes first), and so
+    are "complaints of customers"; "customer complaints" too (an English compound's head is
+    its last noun).
+    """
+    merged = [spans[0]]
+    for start, end, worth in spans[1:]:
+        first_start, first_end, first_worth = merged[-1]
+        between = tokens[first_end:start]
+        if len(between) <= 2 and all(t in _LINKERS for t in between):
+            head = worth if language == "en" and not between else first_worth
+            merged[-1] = (first_start, end, head)
+        else:
+            merged.append((start, end, worth))
+    return merged
+
+
+def moves(
+    tokens: Sequence[str], language: str, tokenise: Callable[[str], list[str]]
+) -> dict[int, float]:
+    """Token index -> lexicon value for the movements of figures in ``tokens``.
+
+    A movement word gets ``±MOVE_VALUE`` (direction × the nearest figure's worth, within
+    ``WINDOW`` tokens on either side; the earlier one on a tie, as in "sales rose"), and the
+    words of that figure get 0, so that "losses narrowed" is not also read as "losses".  A
+    movement with no figure near it is left out: its own lexicon value, if any, stands.
+    """
+    words = _words(language, tokenise)
+    if words is None:
+        return {}
+    if words.arabic:
+        known = words.forms.get
+        forms: Sequence[str] = [known(t) or _form(words, t) for t in tokens]
+    else:
+        forms = tokens
+    if words.directions.keys().isdisjoint(forms):  # most texts: no movement word at all
+        return {}
+    spans: list[tuple[int, int, int]] = []  # (start, end, worth) of each figure
+    covered: set[int] = set()
+    i = 0
+    while i < len(forms):
+        size = words.longest.get(forms[i], 0)
+        while size:
+            worth = words.figures.get(tuple(forms[i : i + size]))
+            if worth is not None:
+                spans.append((i, i + size, worth))
+                covered.update(range(i, i + size))
+                i += size
+                break
+            size -= 1
+        else:
+            i += 1
+    if not spans:
+        return {}
+    spans = _noun_phrases(spans, tokens, language)
+    out: dict[int, float] = {}
+    for i, form in enumerate(forms):
+        direction = words.directions.get(form)
+        if direction is None or i in covered:
+            continue
+        best: tuple[int, int, int, int] | None = None  # (distance, start, end, worth)
+        for start, end, worth in spans:
+            distance = start - i if start > i else i - end + 1
+            if distance <= WINDOW and (best is None or distance < best[0]):
+                best = (distance, start, end, worth)
+        if best is None:
+            continue
+        out[i] = direction * best[3] * MOVE_VALUE
+        for j in range(best[1], best[2]):
+            out.setdefault(j, 0.0)
+    return out

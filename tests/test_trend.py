@@ -1,0 +1,72 @@
+"""Figures that moved: the direction times what the figure is worth, in three languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from ereputation.sentiment import _tokens, lexicon_scores
+from ereputation.trend import MOVE_VALUE, WINDOW, moves
+
+
+def moved(text: str, language: str) -> dict[str, float]:
+    """Each moved token's value, by the token."""
+    tokens = _tokens(text)
+    return {tokens[i]: v for i, v in moves(tokens, language, _tokens).items()}
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "word", "sign"),
+    [
+        ("Quarterly profits rose 12%", "en", "rose", 1),
+        ("Complaints fell by 40% last year", "en", "fell", 1),
+        ("The operator raised its prices again", "en", "raised", -1),
+        ("The bank cuts mortgage rates by half a point", "en", "cuts", 1),
+        ("The group will cut 300 jobs", "en", "cut", -1),
+        ("Its share price jumped 8%", "en", "jumped", 1),
+        ("Deliveries beat analyst forecasts", "en", "beat", 1),
+        ("Le bénéfice net a progressé de 18 %", "fr", "progresse", 1),
+        ("Les plaintes des clients ont reculé", "fr", "recule", 1),
+        ("Les tarifs des forfaits augmentent de 15 %", "fr", "augmentent", -1),
+        ("ارتفعت أرباحها بنسبة 12 في المائة", "ar", "ارتفعت", 1),
+        ("وانخفضت الشكايات هذا العام", "ar", "وانخفضت", 1),
+        ("رفعت الشركة أسعار الاشتراك", "ar", "رفعت", -1),
+        ("تراجع عدد مشتركيها", "ar", "تراجع", -1),
+    ],
+)
+def test_direction_times_worth(text: str, language: str, word: str, sign: int) -> None:
+    found = moved(text, language)
+    assert found[word] == sign * MOVE_VALUE
+    # The figure's own words count for nothing: "complaints" is not also read as a complaint.
+    assert sorted(v for v in found.values() if v) == [sign * MOVE_VALUE]
+
+
+def test_no_figure_no_movement() -> None:
+    assert moved("The river rose overnight and fell again", "en") == {}
+    assert moved("Le prix a été remis au lauréat", "fr") == {}
+
+
+def test_a_figure_too_far_is_not_the_one_that_moved() -> None:
+    far = "profits " + "x " * WINDOW + "rose"
+    near = "profits " + "x " * (WINDOW - 1) + "rose"
+    assert moved(far, "en") == {}
+    assert moved(near, "en")["rose"] == MOVE_VALUE
+
+
+def test_a_word_inside_a_figure_is_not_a_movement() -> None:
+    # "job cuts" is a figure: its "cuts" does not pair with it.
+    assert moved("The firm announced 500 job cuts", "en") == {}
+    assert moved("Job cuts rose sharply", "en")["rose"] == -MOVE_VALUE
+
+
+def test_negation_flips_a_movement() -> None:
+    positive, negative, _ = lexicon_scores("The company did not raise its prices", "en")
+    assert positive > 0 and negative == 0
+    positive, negative, _ = lexicon_scores("Sahara Lait n'a pas augmenté ses prix", "fr")
+    assert positive > 0 and negative == 0
+    positive, negative, _ = lexicon_scores("لم ترفع الشركة أسعارها", "ar")
+    assert positive > 0 and negative == 0
+
+
+def test_losses_that_narrow_are_good_news() -> None:
+    positive, negative, _ = lexicon_scores("Net losses narrowed in the second half", "en")
+    assert positive == MOVE_VALUE and negative == 0
