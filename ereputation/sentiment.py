@@ -73,6 +73,8 @@ _EMOJI = "\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u2b55\u2190-\u21ff\u2300-\u23
 _TOKEN = re.compile(
     rf"<3|[:;]'?-?[()dp](?!\w)|\w+'?|[{_EMOJI}]|[!?]",
 )
+# The same tokens, and the punctuation that ends a clause (after the emoticons, which win).
+_CLAUSE_TOKEN = re.compile(_TOKEN.pattern + r"|[,;:.،؛]")
 _SQUEEZE = re.compile(r"(\w)\1{2,}")
 _DOUBLE = re.compile(r"(\w)\1+")
 _AR_PREFIXES = ARABIC_PREFIXES
@@ -91,6 +93,12 @@ _NEGATORS = {
 # and Arabic text quotes or mixes in.
 _CONTEXT_NEGATORS = {k: v | _NEGATORS["en"] for k, v in _NEGATORS.items()}
 _BUT = frozenset("but mais cependant pourtant toutefois لكن ولكن لاكن walakin walakine".split())
+# A concession ("despite rising costs", "malgré la flambée", "رغم ارتفاع التكاليف") is what the
+# sentence says in spite of: its clause counts half, up to the next comma or sentence end.
+_CONCESSION = frozenset(
+    "despite spite notwithstanding malgre رغم ورغم فرغم بالرغم وبالرغم برغم".split()
+)
+_CLAUSE_END = frozenset(",;:.،؛")
 _VADER_SCALE = 0.75
 _VADER_MAX = 300  # characters  # VADER's valences are -4..4, ours -3..3
 
@@ -223,7 +231,30 @@ def _token_value(lexicon: _Lexicon, token: str) -> tuple[float, bool]:
     return found
 
 
-def _lexicon_values(tokens: list[str], language: str) -> tuple[float, float, float]:
+def _clause_ends(text: str) -> list[int]:
+    """Token indexes (as ``_tokens`` counts them) before which a comma, a colon or a full stop
+    ends a clause."""
+    ends: list[int] = []
+    count = 0
+    for token in _CLAUSE_TOKEN.findall(text.translate(_FOLD)):
+        if token in _CLAUSE_END:
+            ends.append(count)
+        else:
+            count += 1
+    return ends
+
+
+def _concede(values: list[float], tokens: list[str], text: str) -> None:
+    """Halve, in place, the values of each concession's clause (see ``_CONCESSION``)."""
+    ends = _clause_ends(text)
+    for i, token in enumerate(tokens):
+        if token in _CONCESSION:
+            end = next((e for e in ends if e > i), len(values))
+            for j in range(i + 1, end):
+                values[j] *= 0.5
+
+
+def _lexicon_values(tokens: list[str], language: str, text: str) -> tuple[float, float, float]:
     """(positive sum, negative sum, sum of the figures' movements, which the sums include)."""
     lexicon = _lexicon(language)
     negators = lexicon.negators
@@ -232,7 +263,7 @@ def _lexicon_values(tokens: list[str], language: str) -> tuple[float, float, flo
     i = 0
     count = len(tokens)
     # Figures that moved ("complaints fell") are read as a whole before single words.
-    moved = moves(tokens, language, _tokens)
+    moved = moves(tokens, language, _tokens, lambda: _clause_ends(text))
     movements: list[int] = []
     while i < count:
         token = tokens[i]
@@ -263,6 +294,8 @@ def _lexicon_values(tokens: list[str], language: str) -> tuple[float, float, flo
         values.append(value)
         values.extend([0.0] * (span - 1))
         i += span
+    if not _CONCESSION.isdisjoint(tokens):
+        _concede(values, tokens, text)
     buts = [i for i, t in enumerate(tokens) if t in _BUT]
     if buts:
         cut = buts[-1]
@@ -279,7 +312,7 @@ def lexicon_scores(text: str, language: str) -> tuple[float, float, int]:
     weigh 1.5x and words before it 0.5x.  Phrases (``à éviter``, ``الله يوفقك``) count once.
     """
     tokens = _tokens(text)
-    positive, negative, _ = _lexicon_values(tokens, language)
+    positive, negative, _ = _lexicon_values(tokens, language, text)
     return positive, negative, len(tokens)
 
 
@@ -383,7 +416,7 @@ def _analyse(text: str, language: str) -> tuple[list[str], list[str], list[float
             context.append("n:" + words[i])
     if places:
         words = [w for i, w in enumerate(words) if i not in places]
-    positive, negative, moved = _lexicon_values(tokens, language)
+    positive, negative, moved = _lexicon_values(tokens, language, text)
     dense = [
         _squash(positive - negative),
         math.log1p(positive),

@@ -61,6 +61,8 @@ def _words(language: str, tokens: Callable[[str], list[str]]) -> _Words | None:
             if not key:
                 continue
             if kind in ("up", "down"):
+                if len(key) > 1:  # "s'envole" would make every "s'" a movement
+                    raise ValueError(f"trend.txt line {number}: {entry.strip()!r} is not one word")
                 directions[key[0]] = 1 if kind == "up" else -1
             else:
                 figures[key] = 1 if kind == "good" else -1
@@ -96,8 +98,13 @@ def _form(words: _Words, token: str) -> str:
 _LINKERS = frozenset("of the de des du d' la le les l' من".split())
 
 
+def _apart(a: int, b: int, ends: Sequence[int]) -> bool:
+    """Whether tokens ``a`` < ``b`` are in different clauses (``ends``: see ``moves``)."""
+    return any(a < e <= b for e in ends)
+
+
 def _noun_phrases(
-    spans: list[tuple[int, int, int]], tokens: Sequence[str], language: str
+    spans: list[tuple[int, int, int]], tokens: Sequence[str], language: str, ends: Sequence[int]
 ) -> list[tuple[int, int, int]]:
     """Figures that make one noun phrase, as one figure worth what its head is worth.
 
@@ -109,7 +116,11 @@ def _noun_phrases(
     for start, end, worth in spans[1:]:
         first_start, first_end, first_worth = merged[-1]
         between = tokens[first_end:start]
-        if len(between) <= 2 and all(t in _LINKERS for t in between):
+        if (
+            len(between) <= 2
+            and all(t in _LINKERS for t in between)
+            and not _apart(first_end - 1, start, ends)
+        ):
             head = worth if language == "en" and not between else first_worth
             merged[-1] = (first_start, end, head)
         else:
@@ -118,14 +129,19 @@ def _noun_phrases(
 
 
 def moves(
-    tokens: Sequence[str], language: str, tokenise: Callable[[str], list[str]]
+    tokens: Sequence[str],
+    language: str,
+    tokenise: Callable[[str], list[str]],
+    clause_ends: Callable[[], Sequence[int]] = tuple,
 ) -> dict[int, float]:
     """Token index -> lexicon value for the movements of figures in ``tokens``.
 
     A movement word gets ``±MOVE_VALUE`` (direction × the nearest figure's worth, within
-    ``WINDOW`` tokens on either side; the earlier one on a tie, as in "sales rose"), and the
-    words of that figure get 0, so that "losses narrowed" is not also read as "losses".  A
-    movement with no figure near it is left out: its own lexicon value, if any, stands.
+    ``WINDOW`` tokens on either side and in the same clause; the earlier one on a tie, as in
+    "sales rose"), and the words of that figure get 0, so that "losses narrowed" is not also
+    read as "losses".  A movement with no figure near it is left out: its own lexicon value,
+    if any, stands.  ``clause_ends()`` gives the token indexes before which a comma or a full
+    stop ends a clause ("coûts, les ventes" are two figures); asked only when needed.
     """
     words = _words(language, tokenise)
     if words is None:
@@ -154,7 +170,8 @@ def moves(
             i += 1
     if not spans:
         return {}
-    spans = _noun_phrases(spans, tokens, language)
+    ends = clause_ends()
+    spans = _noun_phrases(spans, tokens, language, ends)
     out: dict[int, float] = {}
     for i, form in enumerate(forms):
         direction = words.directions.get(form)
@@ -163,7 +180,11 @@ def moves(
         best: tuple[int, int, int, int] | None = None  # (distance, start, end, worth)
         for start, end, worth in spans:
             distance = start - i if start > i else i - end + 1
-            if distance <= WINDOW and (best is None or distance < best[0]):
+            if (
+                distance <= WINDOW
+                and (best is None or distance < best[0])
+                and not _apart(min(i, start), max(i, end - 1), ends)
+            ):
                 best = (distance, start, end, worth)
         if best is None:
             continue

@@ -70,3 +70,23 @@ def test_negation_flips_a_movement() -> None:
 def test_losses_that_narrow_are_good_news() -> None:
     positive, negative, _ = lexicon_scores("Net losses narrowed in the second half", "en")
     assert positive == MOVE_VALUE and negative == 0
+
+
+def test_an_elided_pronoun_is_not_a_movement() -> None:
+    # "s'envole" was once listed whole, and made every "s'" (s'est, s'il) a rise.
+    assert moved("Le chiffre d'affaires s'est stabilisé", "fr") == {}
+    assert moved("Les ventes s'effondrent de 35 %", "fr")["effondrent"] == -MOVE_VALUE
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Malgré la hausse des coûts, les ventes ont progressé de 9 %", "fr"),
+        ("Les ventes ont progressé de 9 % malgré la hausse des coûts", "fr"),
+        ("Despite higher costs, sales rose by 9%", "en"),
+        ("رغم ارتفاع التكاليف، ارتفعت المبيعات بنسبة 9 في المائة", "ar"),
+    ],
+)
+def test_a_concession_counts_half(text: str, language: str) -> None:
+    positive, negative, _ = lexicon_scores(text, language)
+    assert (positive, negative) == (MOVE_VALUE, MOVE_VALUE / 2)
