@@ -73,8 +73,9 @@ _EMOJI = "\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u2b55\u2190-\u21ff\u2300-\u23
 _TOKEN = re.compile(
     rf"<3|[:;]'?-?[()dp](?!\w)|\w+'?|[{_EMOJI}]|[!?]",
 )
-# The same tokens, and the punctuation that ends a clause (after the emoticons, which win).
-_CLAUSE_TOKEN = re.compile(_TOKEN.pattern + r"|[,;:.،؛]")
+# The same tokens, and the punctuation that ends a clause (after the emoticons, which win); a
+# comma or a point between two digits is part of a number ("4,2 millions", "9.3%").
+_CLAUSE_TOKEN = re.compile(_TOKEN.pattern + r"|[;:؛]|(?<!\d)[,.،]|[,.،](?!\d)")
 _SQUEEZE = re.compile(r"(\w)\1{2,}")
 _DOUBLE = re.compile(r"(\w)\1+")
 _AR_PREFIXES = ARABIC_PREFIXES
@@ -134,6 +135,7 @@ class _Lexicon:
     phrases: dict[str, tuple[tuple[tuple[str, ...], float], ...]]  # first token -> longest first
     negators: frozenset[str]
     arabic: bool  # clitics, ما…ش and elongation are looked through
+    french: bool  # plural and feminine forms are looked up as the masculine singular
     values: dict[str, tuple[float, bool]] = field(default_factory=dict)  # token cache
 
 
@@ -156,6 +158,7 @@ def _lexicon(language: str) -> _Lexicon:
         phrases={k: tuple(sorted(v, key=lambda p: -len(p[0]))) for k, v in phrases.items()},
         negators=_NEGATORS.get(language, frozenset()),
         arabic=language in ("ar", "arabizi"),
+        french=language == "fr",
     )
 
 
@@ -199,6 +202,33 @@ def _lookup(words: dict[str, float], token: str) -> float | None:
     return None
 
 
+# Feminine endings and their masculine (after folding: "compétitive" is "competitive").
+_FEMININE = (("ive", "if"), ("euse", "eux"), ("elle", "el"), ("enne", "en"), ("ette", "et"),
+             ("ere", "er"), ("e", ""))  # fmt: skip
+
+
+def _french_base(words: dict[str, float], token: str) -> float | None:
+    """The value of a French adjective or noun listed in another form: "fiables", "distinguées",
+    "compétitives", "sociaux" are found as "fiable", "distingué", "compétitif", "social"."""
+    if len(token) < 5:
+        return None
+    forms = [token]
+    if token.endswith("aux"):
+        forms.append(token[:-3] + "al")
+    elif token[-1] in "sx":
+        forms.append(token[:-1])
+    for form in forms[1:] + forms[:1]:
+        if form is not token and (value := words.get(form)) is not None:
+            return value
+        for ending, masculine in _FEMININE:
+            if form.endswith(ending) and len(form) - len(ending) >= 3:
+                value = words.get(form[: -len(ending)] + masculine)
+                if value is not None:
+                    return value
+                break
+    return None
+
+
 _DARIJA_NEGATION = re.compile(r"^(?:ما|م)?(.{2,}?)(?:ش|شي)$")
 _ARABIZI_NEGATION = re.compile(r"^(?:ma|m)?(.{3,}?)(?:ch|sh|x)$")
 
@@ -221,6 +251,8 @@ def _token_value(lexicon: _Lexicon, token: str) -> tuple[float, bool]:
     if found is not None:
         return found
     value = _lookup(lexicon.words, token)
+    if value is None and lexicon.french:
+        value = _french_base(lexicon.words, token)
     negated = False
     if value is None and lexicon.arabic:
         value = _darija_negated(lexicon.words, token)

@@ -25,7 +25,7 @@ from ereputation.language import ARABIC_PREFIXES
 __all__ = ["MOVE_VALUE", "WINDOW", "moves"]
 
 MOVE_VALUE = 2.0  # the lexicon's scale (-3..3): as strong as "profit warning" or "record sales"
-WINDOW = 4  # tokens between a movement and its figure: "rise in net premiums", "grew its revenue"
+WINDOW = 4  # words from a movement to its figure, amounts not counted: "rise in net premiums"
 
 _AR_SUFFIXES = ("ها", "هم", "ه")
 _LINE = re.compile(r"^(\w+) (up|down|good|bad): (.+)$")
@@ -128,6 +128,25 @@ def _noun_phrases(
     return merged
 
 
+# Words of an amount, not counted in a movement's distance to its figure (after folding).
+_AMOUNT_WORDS = frozenset(
+    "million millions milliard milliards billion billions thousand thousands mille mrd mds dh dhs"
+    " mad usd eur dirhams dirham euros euro dollars dollars per cent percent pour"
+    " مليون ملايين مليار مليارات الف الاف درهم دراهم دولار اورو".split()
+)
+
+
+def _word_ranks(tokens: Sequence[str]) -> list[int]:
+    """Per token, how many tokens before it are words and not part of an amount."""
+    ranks = []
+    count = 0
+    for token in tokens:
+        ranks.append(count)
+        if not (token.isdigit() or token in _AMOUNT_WORDS):
+            count += 1
+    return ranks
+
+
 def moves(
     tokens: Sequence[str],
     language: str,
@@ -172,6 +191,7 @@ def moves(
         return {}
     ends = clause_ends()
     spans = _noun_phrases(spans, tokens, language, ends)
+    rank = _word_ranks(tokens)
     out: dict[int, float] = {}
     for i, form in enumerate(forms):
         direction = words.directions.get(form)
@@ -179,7 +199,8 @@ def moves(
             continue
         best: tuple[int, int, int, int] | None = None  # (distance, start, end, worth)
         for start, end, worth in spans:
-            distance = start - i if start > i else i - end + 1
+            # In words: an amount between them does not count ("a record 4.2 million passengers").
+            distance = rank[start] - rank[i] if start > i else rank[i] - rank[end - 1]
             if (
                 distance <= WINDOW
                 and (best is None or distance < best[0])

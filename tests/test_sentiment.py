@@ -247,3 +247,15 @@ def test_a_place_does_not_change_the_sentiment(
     assert len(scores) == 1
     (result,) = scores
     assert result is not None and result.label == "negative"
+
+
+@pytest.mark.parametrize(
+    ("form", "base"),
+    [("fiables", "fiable"), ("distinguées", "distingué"), ("heureuses", "heureux"),
+     ("nulles", "nul"), ("chères", "cher")],
+)  # fmt: skip
+def test_french_plural_and_feminine_forms_read_as_their_base(form: str, base: str) -> None:
+    # The French lexicon lists the masculine singular; before, "des voitures fiables" and
+    # "des prestations nulles" counted for nothing.
+    assert lexicon_scores(f"des produits {form}", "fr")[:2] == lexicon_scores(base, "fr")[:2]
+    assert lexicon_scores(base, "fr")[:2] != (0, 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ereputation.sentiment import _tokens, lexicon_scores
+from ereputation.sentiment import _clause_ends, _tokens, lexicon_scores
 from ereputation.trend import MOVE_VALUE, WINDOW, moves
 
 
@@ -90,3 +90,13 @@ def test_an_elided_pronoun_is_not_a_movement() -> None:
 def test_a_concession_counts_half(text: str, language: str) -> None:
     positive, negative, _ = lexicon_scores(text, language)
     assert (positive, negative) == (MOVE_VALUE, MOVE_VALUE / 2)
+
+
+def test_an_amount_between_a_movement_and_its_figure_does_not_count() -> None:
+    text = "La compagnie a transporté le nombre record de 4,2 millions de passagers en 2023."
+    # "4,2" is a number, not two clauses, and its words are not counted in the distance.
+    assert _clause_ends(text) == [len(_tokens(text))]
+    found = moves(_tokens(text), "fr", _tokens, lambda: _clause_ends(text))
+    assert sorted(v for v in found.values() if v) == [MOVE_VALUE]
+    assert moved("a record 4 200 000 000 passengers", "en")["record"] == MOVE_VALUE
+    assert "record" not in moved("a record year for some new long haul passengers", "en")
