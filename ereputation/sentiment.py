@@ -6,8 +6,10 @@ that praises one brand and blames another has no single sentiment.
 How each language is read (provenance of every file: docs/sentiment.md):
 
 - A lexicon per language plus an emoji lexicon, with negation (the next three words after
-  ``not/ne/pas/sans``, ``لا/ما/لم/ليس/مش``, ``machi``… have their polarity flipped and damped)
-  and a "but" rule (what follows ``but/mais/لكن/walakin`` counts more).  French, Arabic and
+  ``not/ne/pas/sans``, ``لا/ما/لم/ليس/مش``, ``machi``… have their polarity flipped and damped),
+  a "but" rule (what follows ``but/mais/لكن/walakin`` counts more), a concession rule (a
+  ``despite/malgré/رغم`` clause counts less) and figures that moved read by what they are
+  worth to the company (``ereputation.trend``).  French, Arabic and
   arabizi lexicons are hand-written (``data/sentiment/lexicon_*.txt``); English reads the
   VADER lexicon that ships with the ``vaderSentiment`` package (MIT) by the same rules, plus
   our hand-written business-news words (``lexicon_en.txt``); the English model also gets
@@ -341,7 +343,9 @@ def lexicon_scores(text: str, language: str) -> tuple[float, float, int]:
     """(positive sum, negative sum, tokens) of the language's lexicon over ``text``.
 
     Negation flips and damps the polarity of the next three words; words after a "but"
-    weigh 1.5x and words before it 0.5x.  Phrases (``à éviter``, ``الله يوفقك``) count once.
+    weigh 1.5x and words before it 0.5x, and a concession's clause 0.5x.  Phrases (``à
+    éviter``, ``الله يوفقك``) count once, and so does a figure that moved with its movement
+    word (``ereputation.trend``: "complaints fell" is good news).
     """
     tokens = _tokens(text)
     positive, negative, _ = _lexicon_values(tokens, language, text)
