@@ -12,7 +12,7 @@ from typing import Any
 from ereputation.config import Brand
 from ereputation.language import detect_language
 from ereputation.match import BrandMatcher, make_snippet, mention_context, sentiment_context
-from ereputation.sentiment import score_sentiment
+from ereputation.sentiment import figures_moved, score_sentiment
 
 __all__ = ["analyze_text"]
 
@@ -27,7 +27,8 @@ def analyze_text(text: str, matcher: BrandMatcher) -> dict[str, Any]:
     that was scored, shown with the brand's own name, which the score leaves out: see
     ``match.sentiment_context``); ``queries`` (per brand with a query: whether it held and
     which of its terms were found); ``excluded`` (hits dropped by an exclusion near them, with
-    the phrase).
+    the phrase); ``figures`` (the figures that moved in the scored text and what each counted
+    for, ``sentiment.figures_moved``: why "complaints fell" reads as good news).
     """
     language = detect_language(text)
     hits = matcher.find(text)
@@ -69,6 +70,7 @@ def analyze_text(text: str, matcher: BrandMatcher) -> dict[str, Any]:
         "context": context,
         "sentiment": sentiment.score if sentiment else None,
         "label": sentiment.label if sentiment else None,
+        "figures": figures_moved(scored, language) if sentiment else [],
         "queries": queries,
         "excluded": excluded,
     }

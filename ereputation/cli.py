@@ -168,6 +168,8 @@ def analyze(config_path: str | None, text: str, as_json: bool) -> None:
         click.echo(
             f"sentiment: {label or 'unscored'}" + (f" ({score:+.2f})" if score is not None else "")
         )
+        for figure in result.get("figures") or []:
+            click.echo(f"  {figure['figure']} {figure['movement']}: {figure['value']:+.1f}")
         if text == "-":
             click.echo("")
 

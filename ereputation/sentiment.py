@@ -49,7 +49,7 @@ from typing import Any
 
 from ereputation.language import ARABIC_PREFIXES, detect_language
 from ereputation.match import fold_text
-from ereputation.trend import moves
+from ereputation.trend import movements, moves
 
 __all__ = [
     "LANGUAGES",
@@ -290,6 +290,15 @@ def _concede(values: list[float], tokens: list[str], text: str) -> None:
 
 def _lexicon_values(tokens: list[str], language: str, text: str) -> tuple[float, float, float]:
     """(positive sum, negative sum, sum of the figures' movements, which the sums include)."""
+    values, movements = _token_values(tokens, language, text)
+    positive = sum(v for v in values if v > 0)
+    negative = -sum(v for v in values if v < 0)
+    return positive, negative, sum(values[i] for i in movements)
+
+
+def _token_values(tokens: list[str], language: str, text: str) -> tuple[list[float], list[int]]:
+    """Each token's value (negation, "but" and concessions applied), and the indexes of the
+    movement words among them."""
     lexicon = _lexicon(language)
     negators = lexicon.negators
     values: list[float] = []
@@ -334,9 +343,25 @@ def _lexicon_values(tokens: list[str], language: str, text: str) -> tuple[float,
     if buts:
         cut = buts[-1]
         values = [v * 0.5 for v in values[:cut]] + [v * 1.5 for v in values[cut:]]
-    positive = sum(v for v in values if v > 0)
-    negative = -sum(v for v in values if v < 0)
-    return positive, negative, sum(values[i] for i in movements)
+    return values, movements
+
+
+def figures_moved(text: str, language: str | None) -> list[dict[str, Any]]:
+    """The figures that moved in ``text`` and what each counted for in its sentiment, for
+    ``ereputation analyze``: ``{"figure", "movement", "value"}`` in folded words ("plaintes",
+    "diminue", 2.0), the value after negation, "but" and concessions."""
+    if language not in ("en", "fr", "ar"):
+        return []
+    tokens = _tokens(text)
+    pairs = movements(tokens, language, _tokens, lambda: _clause_ends(text))
+    if not pairs:
+        return []
+    values, _ = _token_values(tokens, language, text)
+    return [
+        {"figure": " ".join(tokens[j] for j in figure), "movement": tokens[at],
+         "value": round(values[at], 2)}
+        for at, figure, _ in pairs
+    ]  # fmt: skip
 
 
 def lexicon_scores(text: str, language: str) -> tuple[float, float, int]:

@@ -22,7 +22,7 @@ from importlib import resources
 
 from ereputation.language import ARABIC_PREFIXES
 
-__all__ = ["MOVE_VALUE", "WINDOW", "moves"]
+__all__ = ["MOVE_VALUE", "WINDOW", "moves", "movements"]
 
 MOVE_VALUE = 2.0  # the lexicon's scale (-3..3): as strong as "profit warning" or "record sales"
 WINDOW = 4  # words from a movement to its figure, amounts not counted: "rise in net premiums"
@@ -156,22 +156,38 @@ def moves(
     """Token index -> lexicon value for the movements of figures in ``tokens``.
 
     A movement word gets ``±MOVE_VALUE`` (direction × the nearest figure's worth, within
-    ``WINDOW`` tokens on either side and in the same clause; the earlier one on a tie, as in
+    ``WINDOW`` words on either side and in the same clause; the earlier one on a tie, as in
     "sales rose"), and the words of that figure get 0, so that "losses narrowed" is not also
     read as "losses".  A movement with no figure near it is left out: its own lexicon value,
     if any, stands.  ``clause_ends()`` gives the token indexes before which a comma or a full
     stop ends a clause ("coûts, les ventes" are two figures); asked only when needed.
     """
+    out: dict[int, float] = {}
+    for at, figure, value in movements(tokens, language, tokenise, clause_ends):
+        out[at] = value
+        for j in figure:
+            out.setdefault(j, 0.0)
+    return out
+
+
+def movements(
+    tokens: Sequence[str],
+    language: str,
+    tokenise: Callable[[str], list[str]],
+    clause_ends: Callable[[], Sequence[int]] = tuple,
+) -> list[tuple[int, range, float]]:
+    """(movement word's index, its figure's token indexes, value) for each movement found:
+    what ``moves`` reads, with the pairs kept (``ereputation analyze`` shows them)."""
     words = _words(language, tokenise)
     if words is None:
-        return {}
+        return []
     if words.arabic:
         known = words.forms.get
         forms: Sequence[str] = [known(t) or _form(words, t) for t in tokens]
     else:
         forms = tokens
     if words.directions.keys().isdisjoint(forms):  # most texts: no movement word at all
-        return {}
+        return []
     spans: list[tuple[int, int, int]] = []  # (start, end, worth) of each figure
     covered: set[int] = set()
     i = 0
@@ -188,11 +204,11 @@ def moves(
         else:
             i += 1
     if not spans:
-        return {}
+        return []
     ends = clause_ends()
     spans = _noun_phrases(spans, tokens, language, ends)
     rank = _word_ranks(tokens)
-    out: dict[int, float] = {}
+    found: list[tuple[int, range, float]] = []
     for i, form in enumerate(forms):
         direction = words.directions.get(form)
         if direction is None or i in covered:
@@ -207,9 +223,6 @@ def moves(
                 and not _apart(min(i, start), max(i, end - 1), ends)
             ):
                 best = (distance, start, end, worth)
-        if best is None:
-            continue
-        out[i] = direction * best[3] * MOVE_VALUE
-        for j in range(best[1], best[2]):
-            out.setdefault(j, 0.0)
-    return out
+        if best is not None:
+            found.append((i, range(best[1], best[2]), direction * best[3] * MOVE_VALUE))
+    return found

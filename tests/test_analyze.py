@@ -63,3 +63,11 @@ def test_the_brands_own_name_is_not_scored() -> None:
     assert result["brands"] == ["Atlas Télécom"]
     assert result["label"] == "negative"
     assert result["context"] == text  # shown whole; scored without "Atlas Telecom"
+
+
+def test_shows_the_figures_that_moved_and_what_they_counted_for() -> None:
+    text = "Chez Atlas Télécom, les réclamations n'ont pas augmenté cette année."
+    result = analyze_text(text, MATCHER)
+    assert result["figures"] == [{"figure": "reclamations", "movement": "augmente", "value": 1.5}]
+    assert result["label"] == "positive"
+    assert analyze_text("Atlas Télécom ouvre une boutique.", MATCHER)["figures"] == []

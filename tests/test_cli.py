@@ -111,6 +111,15 @@ def test_analyze_reads_lines_from_stdin_as_json(polled):
         assert set(row) >= {"language", "brands", "sentiment", "label"}
 
 
+def test_analyze_shows_why_a_text_reads_as_it_does(polled):
+    text = "Chez Atlas Télécom, les réclamations n'ont pas augmenté cette année."
+    result = cli("analyze", text, cwd=polled)
+    assert result.returncode == 0, result.stderr
+    assert "Atlas Télécom: 'Atlas Télécom' at 5-18" in result.stdout
+    # The figure that moved, negated: fewer complaints is good news.
+    assert "  reclamations augmente: +1.5" in result.stdout
+
+
 def test_digest_dry_run_prints_and_records_nothing(polled):
     result = cli("digest", "--dry-run", cwd=polled)
     assert result.returncode == 0, result.stderr
