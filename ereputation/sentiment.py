@@ -49,7 +49,7 @@ from typing import Any
 
 from ereputation.language import ARABIC_PREFIXES, detect_language
 from ereputation.match import fold_text
-from ereputation.trend import movements, moves
+from ereputation.trend import movements
 
 __all__ = [
     "LANGUAGES",
@@ -290,24 +290,30 @@ def _concede(values: list[float], tokens: list[str], text: str) -> None:
 
 def _lexicon_values(tokens: list[str], language: str, text: str) -> tuple[float, float, float]:
     """(positive sum, negative sum, sum of the figures' movements, which the sums include)."""
-    values, movements = _token_values(tokens, language, text)
+    values, moved = _token_values(tokens, language, text)
     positive = sum(v for v in values if v > 0)
     negative = -sum(v for v in values if v < 0)
-    return positive, negative, sum(values[i] for i in movements)
+    return positive, negative, sum(values[at] for at, _, _ in moved)
 
 
-def _token_values(tokens: list[str], language: str, text: str) -> tuple[list[float], list[int]]:
-    """Each token's value (negation, "but" and concessions applied), and the indexes of the
-    movement words among them."""
+def _token_values(
+    tokens: list[str], language: str, text: str
+) -> tuple[list[float], list[tuple[int, range, float]]]:
+    """Each token's value (negation, "but" and concessions applied), and the figures that
+    moved (``trend.movements``), whose movement word carries their value."""
     lexicon = _lexicon(language)
     negators = lexicon.negators
     values: list[float] = []
     negate_until = -1
     i = 0
     count = len(tokens)
-    # Figures that moved ("complaints fell") are read as a whole before single words.
-    moved = moves(tokens, language, _tokens, lambda: _clause_ends(text))
-    movements: list[int] = []
+    # Figures that moved ("complaints fell") are read as a whole before single words: the
+    # movement word carries the value, the figure's words count 0.
+    found = movements(tokens, language, _tokens, lambda: _clause_ends(text))
+    moved: dict[int, float] = {}
+    for at, figure, move in found:
+        moved[at] = move
+        moved.update(dict.fromkeys(figure, 0.0))
     while i < count:
         token = tokens[i]
         span = 1
@@ -315,8 +321,6 @@ def _token_values(tokens: list[str], language: str, text: str) -> tuple[list[flo
         if value is not None:
             if value and i <= negate_until:
                 value *= -0.75
-            if value:
-                movements.append(i)
             values.append(value)
             i += 1
             continue
@@ -343,7 +347,7 @@ def _token_values(tokens: list[str], language: str, text: str) -> tuple[list[flo
     if buts:
         cut = buts[-1]
         values = [v * 0.5 for v in values[:cut]] + [v * 1.5 for v in values[cut:]]
-    return values, movements
+    return values, found
 
 
 def figures_moved(text: str, language: str | None) -> list[dict[str, Any]]:
@@ -353,10 +357,7 @@ def figures_moved(text: str, language: str | None) -> list[dict[str, Any]]:
     if language not in ("en", "fr", "ar"):
         return []
     tokens = _tokens(text)
-    pairs = movements(tokens, language, _tokens, lambda: _clause_ends(text))
-    if not pairs:
-        return []
-    values, _ = _token_values(tokens, language, text)
+    values, pairs = _token_values(tokens, language, text)
     return [
         {"figure": " ".join(tokens[j] for j in figure), "movement": tokens[at],
          "value": round(values[at], 2)}

@@ -6,7 +6,7 @@ complaints, a cut is bad news for jobs and good news for prices.  The training r
 reviews, editorials) have few such sentences, so the models read "deliveries jumped 42%" or
 "complaints fell by 40%" by their single words.  Here the polarity is the direction times what
 the figure is worth to the company, and it goes into the lexicon sums the models read
-(``sentiment._lexicon_values``), where negation flips it like any other word's ("did not rise").
+(``sentiment._token_values``), where negation flips it like any other word's ("did not rise").
 
 The words are in ``data/sentiment/trend.txt``: hand-written, per language, in four kinds —
 ``up``, ``down``, ``good`` figures and ``bad`` figures.
@@ -22,7 +22,7 @@ from importlib import resources
 
 from ereputation.language import ARABIC_PREFIXES
 
-__all__ = ["MOVE_VALUE", "WINDOW", "moves", "movements"]
+__all__ = ["MOVE_VALUE", "WINDOW", "movements"]
 
 MOVE_VALUE = 2.0  # the lexicon's scale (-3..3): as strong as "profit warning" or "record sales"
 WINDOW = 4  # words from a movement to its figure, amounts not counted: "rise in net premiums"
@@ -99,7 +99,7 @@ _LINKERS = frozenset("of the de des du d' la le les l' من".split())
 
 
 def _apart(a: int, b: int, ends: Sequence[int]) -> bool:
-    """Whether tokens ``a`` < ``b`` are in different clauses (``ends``: see ``moves``)."""
+    """Whether tokens ``a`` < ``b`` are in different clauses (``ends``: see ``movements``)."""
     return any(a < e <= b for e in ends)
 
 
@@ -147,37 +147,22 @@ def _word_ranks(tokens: Sequence[str]) -> list[int]:
     return ranks
 
 
-def moves(
-    tokens: Sequence[str],
-    language: str,
-    tokenise: Callable[[str], list[str]],
-    clause_ends: Callable[[], Sequence[int]] = tuple,
-) -> dict[int, float]:
-    """Token index -> lexicon value for the movements of figures in ``tokens``.
-
-    A movement word gets ``±MOVE_VALUE`` (direction × the nearest figure's worth, within
-    ``WINDOW`` words on either side and in the same clause; the earlier one on a tie, as in
-    "sales rose"), and the words of that figure get 0, so that "losses narrowed" is not also
-    read as "losses".  A movement with no figure near it is left out: its own lexicon value,
-    if any, stands.  ``clause_ends()`` gives the token indexes before which a comma or a full
-    stop ends a clause ("coûts, les ventes" are two figures); asked only when needed.
-    """
-    out: dict[int, float] = {}
-    for at, figure, value in movements(tokens, language, tokenise, clause_ends):
-        out[at] = value
-        for j in figure:
-            out.setdefault(j, 0.0)
-    return out
-
-
 def movements(
     tokens: Sequence[str],
     language: str,
     tokenise: Callable[[str], list[str]],
     clause_ends: Callable[[], Sequence[int]] = tuple,
 ) -> list[tuple[int, range, float]]:
-    """(movement word's index, its figure's token indexes, value) for each movement found:
-    what ``moves`` reads, with the pairs kept (``ereputation analyze`` shows them)."""
+    """(movement word's index, its figure's token indexes, value) for each movement found.
+
+    A movement word counts ``±MOVE_VALUE``: its direction × the worth of the nearest figure
+    within ``WINDOW`` words on either side and in the same clause (the earlier one on a tie,
+    as in "sales rose").  The reader gives the figure's words 0, so that "losses narrowed" is
+    not also read as "losses"; a movement with no figure near it is not listed, and its own
+    lexicon value, if any, stands.  ``clause_ends()`` gives the token indexes before which a
+    comma or a full stop ends a clause ("coûts, les ventes" are two figures); it is asked only
+    when a text has both a movement word and a figure.
+    """
     words = _words(language, tokenise)
     if words is None:
         return []

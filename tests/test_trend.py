@@ -5,13 +5,25 @@ from __future__ import annotations
 import pytest
 
 from ereputation.sentiment import _clause_ends, _tokens, lexicon_scores
-from ereputation.trend import MOVE_VALUE, WINDOW, moves
+from ereputation.trend import MOVE_VALUE, WINDOW, movements
+
+
+def by_index(text: str, language: str, ends: bool = False) -> dict[int, float]:
+    """What the lexicon reads per token index: a movement word's value, its figure's words 0
+    (``ends``: with the text's clause ends)."""
+    tokens = _tokens(text)
+    clause_ends = (lambda: _clause_ends(text)) if ends else tuple
+    out: dict[int, float] = {}
+    for at, figure, value in movements(tokens, language, _tokens, clause_ends):
+        out[at] = value
+        out.update(dict.fromkeys(figure, 0.0))
+    return out
 
 
 def moved(text: str, language: str) -> dict[str, float]:
     """Each moved token's value, by the token."""
     tokens = _tokens(text)
-    return {tokens[i]: v for i, v in moves(tokens, language, _tokens).items()}
+    return {tokens[i]: v for i, v in by_index(text, language).items()}
 
 
 @pytest.mark.parametrize(
@@ -96,7 +108,7 @@ def test_an_amount_between_a_movement_and_its_figure_does_not_count() -> None:
     text = "La compagnie a transporté le nombre record de 4,2 millions de passagers en 2023."
     # "4,2" is a number, not two clauses, and its words are not counted in the distance.
     assert _clause_ends(text) == [len(_tokens(text))]
-    found = moves(_tokens(text), "fr", _tokens, lambda: _clause_ends(text))
+    found = by_index(text, "fr", ends=True)
     assert sorted(v for v in found.values() if v) == [MOVE_VALUE]
     assert moved("a record 4 200 000 000 passengers", "en")["record"] == MOVE_VALUE
     assert "record" not in moved("a record year for some new long haul passengers", "en")
