@@ -312,7 +312,7 @@ def _final_hamza(words: list[str], arabic: bool) -> frozenset[int]:
     Moroccan press and comments often drop it ("الصفا للأغذية" for "الصفاء للأغذية").  Only
     in a term of several words, and never in all of them: a one-word name could then match
     a common word ("بناء", "building", would find "بنا", "with us"), and another word of the
-    term stays to anchor the prefilters (:func:`_anchor_words`).
+    term stays to anchor the prefilters (:func:`_anchor_word`).
     """
     if not arabic or len(words) < 2:
         return frozenset()
@@ -320,21 +320,12 @@ def _final_hamza(words: list[str], arabic: bool) -> frozenset[int]:
     return found if len(found) < len(words) else frozenset()
 
 
-def _anchor_words(words: list[str], arabic: bool) -> list[str]:
-    """The words a hit always holds as written in the term (a final hamza may be left out)."""
-    optional = _final_hamza(words, arabic)
-    return [w for i, w in enumerate(words) if i not in optional]
-
-
 def _term_pattern(term: str, casefold: bool, syntax: _Syntax = _FOLDED) -> str:
     """Regex for one configured term over folded text (whole words, clitics, flexible spaces)."""
     words, arabic, optional_article = _term_words(term, casefold)
     hamza = _final_hamza(words, arabic)
     body = syntax.separator.join(
-        f"{syntax.literal(w[:-1])}(?:{syntax.literal(w[-1])})?"
-        if i in hamza
-        else _word_pattern(w, syntax)
-        for i, w in enumerate(words)
+        _word_pattern(w, syntax, optional_last=i in hamza) for i, w in enumerate(words)
     )
     if optional_article:
         body = f"(?:{syntax.literal('ال')})?{body}"
@@ -343,19 +334,25 @@ def _term_pattern(term: str, casefold: bool, syntax: _Syntax = _FOLDED) -> str:
     return f"(?P<t>{body})"
 
 
-def _word_pattern(word: str, syntax: _Syntax) -> str:
-    """A term's word, with any spaces around its ampersands: "h&m" matches "H & M"."""
+def _word_pattern(word: str, syntax: _Syntax, optional_last: bool = False) -> str:
+    """A term's word, with any spaces around its ampersands: "h&m" matches "H & M".
+    ``optional_last``: its last letter may be left out (a final hamza, :func:`_final_hamza`)."""
+    if optional_last:
+        return f"{syntax.literal(word[:-1])}(?:{syntax.literal(word[-1])})?"
     if "&" not in word:
         return syntax.literal(word)
     amp = f"{syntax.space}{syntax.literal('&')}{syntax.space}"
     return amp.join(syntax.literal(piece) for piece in word.split("&"))
 
 
-def _anchor_word(words: list[str]) -> str:
+def _anchor_word(words: list[str], arabic: bool) -> str:
     """What every hit of a term with these words holds as it is, for the prefilters: its
-    longest word, or piece of a word between ampersands (which the text may space out).
-    When those pieces are one or two letters ("H&M"), the ampersand itself: far rarer in
-    text than a letter, and sought as a word a letter would pass nearly every text."""
+    longest word, or piece of a word between ampersands (which the text may space out), a
+    word whose final hamza may be left out aside.  When those pieces are one or two letters
+    ("H&M"), the ampersand itself: far rarer in text than a letter, and sought as a word a
+    letter would pass nearly every text."""
+    optional = _final_hamza(words, arabic)
+    words = [w for i, w in enumerate(words) if i not in optional]
     pieces = [piece for word in words for piece in word.split("&") if piece]
     longest = max(pieces or words, key=len)
     if len(longest) < 3 and any("&" in word for word in words):
@@ -370,7 +367,7 @@ def _term_anchor(term: str, casefold: bool) -> str:
     :func:`_term_pattern`), then ``str.casefold``-ed: see :meth:`BrandMatcher._candidates`.
     """
     words, arabic, _ = _term_words(term, casefold)
-    return _anchor_word(_anchor_words(words, arabic)).casefold()
+    return _anchor_word(words, arabic).casefold()
 
 
 def _plain_anchor(
@@ -387,7 +384,7 @@ def _plain_anchor(
     ``as_word=False``: the word anywhere, even inside another word or cut at an end.
     """
     words, arabic, _ = _term_words(term, casefold)
-    word = _anchor_word(_anchor_words(words, arabic))
+    word = _anchor_word(words, arabic)
     if word == "&":
         return syntax.origins("&"), ""
     at = max(range(len(word)), key=lambda i: _COMMON.find(word[i].casefold()) % 1000)
