@@ -214,14 +214,16 @@ def _french_base(words: dict[str, float], token: str) -> float | None:
     "compétitives", "sociaux" are found as "fiable", "distingué", "compétitif", "social"."""
     if len(token) < 5:
         return None
-    forms = [token]
+    singular = None
     if token.endswith("aux"):
-        forms.append(token[:-3] + "al")
+        singular = token[:-3] + "al"
     elif token[-1] in "sx":
-        forms.append(token[:-1])
-    for form in forms[1:] + forms[:1]:
-        if form is not token and (value := words.get(form)) is not None:
-            return value
+        singular = token[:-1]
+    if singular is not None and (value := words.get(singular)) is not None:
+        return value
+    for form in (singular, token):  # each read as a feminine (the token itself: by _lookup)
+        if form is None:
+            continue
         for ending, masculine in _FEMININE:
             if form.endswith(ending) and len(form) - len(ending) >= 3:
                 value = words.get(form[: -len(ending)] + masculine)
