@@ -29,6 +29,8 @@ from importlib import resources
 from itertools import groupby
 from typing import Any
 
+from ereputation.token_memo import TokenMemo
+
 __all__ = ["ARABIC_PREFIXES", "detect_language", "arabizi_evidence"]
 
 # With the presentation forms (U+FB50-U+FDFF, U+FE70-U+FEFC): some tweets and PDFs copied
@@ -141,23 +143,14 @@ def _has_darija_clue(text: str) -> bool:
     out, lowercasing), so a text has a clue exactly when one of its whitespace-separated
     tokens has one.  Tokens recur from text to text; each one's answer is kept.
     """
-    kept = _CLUE_TOKENS
+    clue = _CLUE_TOKENS
     for token in text.split():
-        clue = kept.get(token)
-        if clue is None:
-            clue = arabizi_evidence(token)[0] > 0
-            if len(token) <= _TOKEN_KEPT_LENGTH:
-                if len(kept) >= _CLUE_TOKENS_KEPT:
-                    kept.clear()
-                kept[token] = clue
-        if clue:
+        if clue[token]:
             return True
     return False
 
 
-_CLUE_TOKENS: dict[str, bool] = {}
-_CLUE_TOKENS_KEPT = 1 << 16  # ~7 MB when full
-_TOKEN_KEPT_LENGTH = 40  # longer tokens are rare, and rarely seen twice
+_CLUE_TOKENS = TokenMemo(lambda token: arabizi_evidence(token)[0] > 0)  # ~7 MB when full
 
 
 def _stop_word_vote(text: str) -> str | None:

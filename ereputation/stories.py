@@ -36,6 +36,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from ereputation.token_memo import TokenMemo
+
 PERMUTATIONS = 64
 BANDS = 32  # of PERMUTATIONS // BANDS rows each
 LEAD_WORDS = 80
@@ -91,9 +93,6 @@ class _Normalisation(dict[int, str]):
 _NORMALISATION = _Normalisation()
 
 
-_TOKENS: dict[str, tuple[str, ...]] = {}
-_TOKENS_KEPT = 1 << 16  # ~10 MB when full
-_TOKEN_CACHED = 40  # longer tokens (rare, and rarely seen twice) are not kept
 _PIECE = 2000  # characters normalised at once when only the first words are needed
 
 
@@ -111,7 +110,7 @@ def normalise_words(text: str, limit: int | None = None) -> list[str]:
     """
     if limit is not None and limit <= 0:
         return []
-    kept = _TOKENS
+    words_of = _TOKEN_WORDS
     words: list[str] = []
     start, size = 0, len(text)
     while start < size:
@@ -119,19 +118,20 @@ def normalise_words(text: str, limit: int | None = None) -> list[str]:
         if end < 0:
             end = size
         for token in text[start:end].split():
-            found = kept.get(token)
-            if found is None:
-                found = tuple(_content_words(token.translate(_NORMALISATION)))
-                if len(token) <= _TOKEN_CACHED:
-                    if len(kept) >= _TOKENS_KEPT:
-                        kept.clear()
-                    kept[token] = found
+            found = words_of[token]
             if found:
                 words += found
                 if limit is not None and len(words) >= limit:
                     return words[:limit]
         start = end
     return words
+
+
+def _token_words(token: str) -> tuple[str, ...]:
+    return tuple(_content_words(token.translate(_NORMALISATION)))
+
+
+_TOKEN_WORDS = TokenMemo(_token_words)  # ~10 MB when full
 
 
 def _content_words(normalised: str) -> list[str]:
