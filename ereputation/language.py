@@ -31,7 +31,7 @@ from typing import Any
 
 from ereputation.token_memo import TokenMemo
 
-__all__ = ["ARABIC_PREFIXES", "detect_language", "arabizi_evidence"]
+__all__ = ["ARABIC_PREFIXES", "detect_language", "arabizi_evidence", "without_clitics"]
 
 # With the presentation forms (U+FB50-U+FDFF, U+FE70-U+FEFC): some tweets and PDFs copied
 # into pages are written in them, and the matcher and the scorers read them through NFKD.
@@ -42,6 +42,15 @@ _ARABIC_LETTER = re.compile(
 # the prepositions ب ك ل and the article (وال بال لل …).  The lexicons and the figures that move
 # look words up without them; brand matching has its own, stricter rule (match.py).
 ARABIC_PREFIXES = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
+
+
+def without_clitics(token: str, keep: int = 2) -> list[str]:
+    """``token`` without each of ``ARABIC_PREFIXES`` it starts with, the longest first, when
+    at least ``keep`` letters remain: the words a lexicon may list it as."""
+    return [token[len(p) :] for p in ARABIC_PREFIXES
+            if token.startswith(p) and len(token) - len(p) >= keep]  # fmt: skip
+
+
 _LATIN_LETTER = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿœŒ]")
 _NOISE = re.compile(r"https?://\S+|www\.\S+|[@#]\w+|\S+@\S+\.\w+")
 _WORD = re.compile(r"[a-zà-öø-ÿœ0-9']+")

@@ -47,7 +47,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ereputation.language import ARABIC_PREFIXES, detect_language
+from ereputation.language import ARABIC_PREFIXES, detect_language, without_clitics
 from ereputation.match import fold_text
 from ereputation.trend import movements
 
@@ -80,8 +80,7 @@ _TOKEN = re.compile(
 _CLAUSE_TOKEN = re.compile(_TOKEN.pattern + r"|[;:؛]|(?<!\d)[,.،]|[,.،](?!\d)")
 _SQUEEZE = re.compile(r"(\w)\1{2,}")
 _DOUBLE = re.compile(r"(\w)\1+")
-_AR_PREFIXES = ARABIC_PREFIXES
-_AR_PREFIX_LETTERS = frozenset(p[0] for p in _AR_PREFIXES)
+_AR_PREFIX_LETTERS = frozenset(p[0] for p in ARABIC_PREFIXES)
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _CHAR_NGRAMS = (3, 4, 5)
 _CACHE_LIMIT = 50_000  # words per cache (~14 MB at most for a model's): a daemon runs for months
@@ -196,11 +195,10 @@ def _lookup(words: dict[str, float], token: str) -> float | None:
         if value is not None:
             return value
     if token[0] in _AR_PREFIX_LETTERS and _ARABIC.match(token):
-        for prefix in _AR_PREFIXES:
-            if token.startswith(prefix) and len(token) - len(prefix) >= 2:
-                value = words.get(token[len(prefix) :])
-                if value is not None:
-                    return value
+        for stem in without_clitics(token):
+            value = words.get(stem)
+            if value is not None:
+                return value
     return None
 
 
@@ -402,10 +400,9 @@ def _word(token: str) -> str:
     if _ARABIC.match(token):
         # Three or more of one Arabic letter in a row is emphasis (خاااايب): squeeze it.
         word = squeezed = _SQUEEZE.sub(r"\1", token)
-        for prefix in _AR_PREFIXES if squeezed[0] in _AR_PREFIX_LETTERS else ():
-            if squeezed.startswith(prefix) and len(squeezed) - len(prefix) >= 3:
-                word = squeezed[len(prefix) :]
-                break
+        stems = without_clitics(squeezed, keep=3) if squeezed[0] in _AR_PREFIX_LETTERS else []
+        if stems:
+            word = stems[0]
     else:
         word = _SQUEEZE.sub(r"\1\1", token)
     if len(_WORDS) < _CACHE_LIMIT:

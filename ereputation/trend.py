@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
-from ereputation.language import ARABIC_PREFIXES
+from ereputation.language import without_clitics
 
 __all__ = ["MOVE_VALUE", "WINDOW", "movements"]
 
@@ -81,9 +81,7 @@ def _form(words: _Words, token: str) -> str:
         return found
     form = token
     if token not in words.directions and token not in words.longest:
-        stems = [token] + [token[len(p) :] for p in ARABIC_PREFIXES
-                           if token.startswith(p) and len(token) - len(p) >= 2]  # fmt: skip
-        for stem in stems:
+        for stem in [token, *without_clitics(token)]:
             candidates = [stem] + [stem[: -len(s)] for s in _AR_SUFFIXES
                                    if stem.endswith(s) and len(stem) - len(s) >= 2]  # fmt: skip
             hit = next((c for c in candidates if c in words.directions or c in words.longest), None)
