@@ -285,6 +285,8 @@ _SEPARATOR = re.compile(r"[\s\-]")
 
 
 _AMPERSAND = re.compile(r"(?<=\S)\s*&\s*(?=\S)")
+# A word's ending that the press often leaves out of a name: "Yahoo!" is written "Yahoo".
+_OPTIONAL_END = "!?."
 
 
 def _term_words(term: str, casefold: bool) -> tuple[list[str], bool, bool]:
@@ -335,25 +337,33 @@ def _term_pattern(term: str, casefold: bool, syntax: _Syntax = _FOLDED) -> str:
 
 
 def _word_pattern(word: str, syntax: _Syntax, optional_last: bool = False) -> str:
-    """A term's word, with any spaces around its ampersands: "h&m" matches "H & M".
+    """A term's word as the press writes it: spaces allowed around its ampersands ("h&m"
+    matches "H & M") and after its inner full stops ("e.leclerc" matches "E. Leclerc"), and
+    its final ``!``, ``?`` or ``.`` left out or not ("yahoo!" matches "Yahoo", "inc." "Inc").
     ``optional_last``: its last letter may be left out (a final hamza, :func:`_final_hamza`)."""
+    stem = word.rstrip(_OPTIONAL_END)
+    if stem and stem != word:
+        ending = syntax.literal(word[len(stem) :])
+        return f"{_word_pattern(stem, syntax, optional_last)}(?:{ending})?"
     if optional_last:
         return f"{syntax.literal(word[:-1])}(?:{syntax.literal(word[-1])})?"
-    if "&" not in word:
-        return syntax.literal(word)
     amp = f"{syntax.space}{syntax.literal('&')}{syntax.space}"
-    return amp.join(syntax.literal(piece) for piece in word.split("&"))
+    stop = f"{syntax.literal('.')}{syntax.space}"
+    return amp.join(
+        stop.join(syntax.literal(part) for part in piece.split(".")) for piece in word.split("&")
+    )
 
 
 def _anchor_word(words: list[str], arabic: bool) -> str:
     """What every hit of a term with these words holds as it is, for the prefilters: its
-    longest word, or piece of a word between ampersands (which the text may space out), a
-    word whose final hamza may be left out aside.  When those pieces are one or two letters
-    ("H&M"), the ampersand itself: far rarer in text than a letter, and sought as a word a
-    letter would pass nearly every text."""
+    longest word, or piece of a word between ampersands or full stops (which the text may
+    space out), without the ending it may leave out, a word whose final hamza may be left out
+    aside.  When those pieces are one or two letters ("H&M"), the ampersand itself: far rarer
+    in text than a letter, and sought as a word a letter would pass nearly every text."""
     optional = _final_hamza(words, arabic)
-    words = [w for i, w in enumerate(words) if i not in optional]
-    pieces = [piece for word in words for piece in word.split("&") if piece]
+    words = [w.rstrip(_OPTIONAL_END) or w for i, w in enumerate(words) if i not in optional]
+    pieces = [part for word in words for piece in word.split("&") for part in piece.split(".")]
+    pieces = [piece for piece in pieces if piece]
     longest = max(pieces or words, key=len)
     if len(longest) < 3 and any("&" in word for word in words):
         return "&"

@@ -208,6 +208,23 @@ def test_spaces_around_an_ampersand_never_matter(text: str, expected: list[str])
     assert matched(brands, text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Yahoo! et Yahoo annoncent, selon Yahoo.", ["Yahoo!", "Yahoo", "Yahoo"]),
+        ("YAHOO! FINANCE, Yahoo Finance", ["YAHOO! FINANCE", "Yahoo Finance"]),
+        ("E.Leclerc, E. Leclerc, e.leclerc", ["E.Leclerc", "E. Leclerc", "e.leclerc"]),
+        ("Yahoos, Yahooligans, Leclerc, E Leclerc", []),  # inside a word, or the dot gone
+        ("Sœur de E. Leclerc chez Yahoo", ["Yahoo", "E. Leclerc"]),  # œ: the folded path
+    ],
+)
+def test_a_names_final_punctuation_may_be_left_out_and_inner_stops_spaced(
+    text: str, expected: list[str]
+) -> None:
+    brands = [Brand("Yahoo!", aliases=("Yahoo! Finance",)), Brand("E.Leclerc")]
+    assert sorted(matched(brands, text)) == sorted(expected)
+
+
 @given(st.text(max_size=80))
 def test_find_never_breaks_and_offsets_are_exact(noise: str) -> None:
     text = noise + " d’ATLAS TELECOM " + noise
@@ -277,6 +294,7 @@ PREFILTER_BRANDS = [
     Brand("Banque Zellige", aliases=("Zellige Bank", "بنك الزليج")),
     Brand("Coca-Cola", aliases=("مستشفى الرحمة",)),
     Brand("H&M", aliases=("Procter & Gamble",)),
+    Brand("Yahoo!", aliases=("E.Leclerc",)),
 ]
 PREFILTER = BrandMatcher(PREFILTER_BRANDS)
 # What may be glued to, or slipped inside, a term's letters without changing its fold.
