@@ -236,6 +236,7 @@ def cross_validate(  # type: ignore[no-untyped-def]
     language: str,
     scored: set[str],
     kept: Choice | None = None,
+    example_weights: tuple[float, ...] | None = None,
 ) -> Choice:
     """The best example weight, models, blend and neutral bias by 5-fold CV.
 
@@ -250,12 +251,15 @@ def cross_validate(  # type: ignore[no-untyped-def]
     With ``kept``, its example weight and (C, class weight) pairs are taken as they are and only
     β and the bias are chosen: one fit per model and fold instead of the whole grid, for a
     change of features that leaves the regularisation where it was (``--keep-choices``).
+    ``example_weights``: the example weights to choose from instead (``--example-weights``).
     """
     strata = np.array([f"{g}|{y}" for g, y in zip(groups, labels, strict=True)])
     folds = list(StratifiedKFold(n_splits=5, shuffle=True, random_state=20240601).split(
         np.zeros(len(labels)), strata))  # fmt: skip
     best: Choice | None = None
-    for example_weight in (kept.example_weight,) if kept else EXAMPLE_WEIGHT_GRID:
+    if example_weights is None:
+        example_weights = (kept.example_weight,) if kept else EXAMPLE_WEIGHT_GRID
+    for example_weight in example_weights:
         weight = np.where(groups == "examples", example_weight, 1.0)
         keys = {kind: [(c, cw) for c in C_GRID[kind][language] for cw in CLASS_WEIGHT_GRID]
                 for kind in ("lr", "nb")}  # fmt: skip
@@ -308,7 +312,13 @@ def shipped_choice(path: Path) -> Choice:
     )
 
 
-def train(language: str, shared: Path, out: Path, kept: Choice | None = None) -> dict[str, object]:
+def train(
+    language: str,
+    shared: Path,
+    out: Path,
+    kept: Choice | None = None,
+    example_weights: tuple[float, ...] | None = None,
+) -> dict[str, object]:
     rows: list[tuple[str, str]] = []
     groups: list[str] = []
     for name in TRAIN_FILES[language]:
@@ -321,7 +331,9 @@ def train(language: str, shared: Path, out: Path, kept: Choice | None = None) ->
     feats = [features(text, language) for text, _ in rows]
     labels = np.array([CLASSES.index(label) for _, label in rows])
     scored = set(TRAIN_FILES[language]) | ({"examples"} if language in SCORED_EXAMPLES else set())
-    choice = cross_validate(feats, labels, np.array(groups), language, scored, kept)
+    choice = cross_validate(
+        feats, labels, np.array(groups), language, scored, kept, example_weights
+    )
     vocab, idf = fit_vocabulary(feats)
     weight = np.array([choice.example_weight if g == "examples" else 1.0 for g in groups])
     x = vectorise(feats, vocab, idf)
@@ -388,13 +400,19 @@ def main() -> None:
         action="store_true",
         help="keep the shipped models' example weight and C; choose only the blend and bias",
     )
+    parser.add_argument(
+        "--example-weights",
+        type=lambda text: tuple(float(w) for w in text.split(",")),
+        help="weights of our examples for CV to choose from (e.g. 1,2), instead of the grid or,"
+        " with --keep-choices, the shipped one",
+    )
     parser.add_argument("languages", nargs="*", default=list(TRAIN_FILES))
     args = parser.parse_args()
     shipped = ROOT / "ereputation" / "data" / "sentiment"
     for language in args.languages:
         started = time.perf_counter()
         kept = shipped_choice(shipped / f"model_{language}.json.gz") if args.keep_choices else None
-        report = train(language, args.shared, args.out, kept)
+        report = train(language, args.shared, args.out, kept, args.example_weights)
         print(json.dumps(report), f"({time.perf_counter() - started:.0f} s)", flush=True)
 
 
