@@ -76,26 +76,9 @@ def _load(config_path: str | None):  # -> Config
 def main(verbose: bool) -> None:
     """Monitor what others say about your brands in French, English and Arabic news."""
     _setup_logging(verbose)
-    _limit_malloc_arenas()
+    from .malloc_tuning import tune_malloc
 
-
-def _limit_malloc_arenas(arenas: int = 2) -> None:
-    """Ask glibc for at most ``arenas`` malloc arenas, before any worker thread starts.
-
-    By default each of the poll's worker threads gets its own arena (up to 8 per core), which
-    keeps the memory its C libraries (libcurl, libxml2, SQLite) freed: ~10 MB of the peak over
-    1,000 feeds with 32 threads (bench/scale.py).  ``MALLOC_ARENA_MAX`` in the environment
-    wins; other C libraries than glibc are left alone.
-    """
-    if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    m_arena_max = -8  # from glibc's malloc.h
-    try:
-        ctypes.CDLL(None).mallopt(m_arena_max, arenas)
-    except (OSError, AttributeError):  # musl and others have no mallopt
-        return
+    tune_malloc()
 
 
 @main.command()

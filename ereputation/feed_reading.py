@@ -418,6 +418,9 @@ def main() -> None:
     # first: the feeds they were reading would be recorded as failed.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from .malloc_tuning import tune_malloc
+
+    tune_malloc()
     task: Callable[..., ReadFeed] = read_in_helper
     if len(sys.argv) > 1:
         import importlib

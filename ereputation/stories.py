@@ -260,18 +260,25 @@ def band_keys(signature: np.ndarray) -> np.ndarray:
 class SignatureIndex:
     """Stories' signatures, to find the newest story a new signature belongs to.
 
-    Memory shapes it: a first pass over 10,000 feeds holds ~70,000 recent stories.  The
-    signatures are rows of one array (256 bytes a story).  The band keys (``BANDS`` a
-    story) are a sorted array of keys beside the rows they come from (12 bytes a key),
-    searched with ``searchsorted``; the keys of the latest stories wait in a small dict
-    until there are ``_RECENT`` of them, then are inserted where they sort.  As a dict of
-    Python ints, the keys took ~2.4 KB a story (bench/scale.py).
+    Memory shapes it: a first pass over 10,000 feeds holds ~70,000 recent stories, and every
+    byte a story costs here is 70 KB there.  Each story keeps, in rows of arrays that grow by
+    a quarter when full (doubling left up to half of them empty):
 
-    All candidates a signature's keys bring are compared at once, first on each slot's low
-    byte (``_sketches``, 64 bytes a story): two equal slots have equal low bytes, so a
-    candidate that fails the threshold there fails it on the whole slots too, and most
-    candidates (unrelated stories that share one band) are turned down reading a quarter of
-    the memory.  The few left are compared whole (``same_story_rows``).  A candidate found
+    - its signature (256 bytes), and its slots' low bytes (``_sketches``, 64 bytes): two
+      equal slots have equal low bytes, so a candidate that fails the threshold on them fails
+      it on the whole slots too, and most candidates (unrelated stories that share one band)
+      are turned down reading a quarter of the memory; the few left are compared whole
+      (``same_story_rows``).  Slots cut to 16 bits were tried: one false equal slot in 65,536
+      put one article of the benchmark's 6,977 in a story at a similarity of .297, under the
+      threshold, so the comparison stays exact;
+    - its ``BANDS`` band keys, folded to 32 bits, in a sorted array beside the rows they come
+      from (8 bytes a key), searched with ``searchsorted``; the keys of the latest stories
+      wait in a small dict until there are ``_RECENT`` of them, then are inserted where they
+      sort.  Two keys that fold alike only add a candidate, which the exact comparison then
+      judges.  As a dict of Python ints, the keys took ~2.4 KB a story (bench/scale.py).
+
+    70,000 stories took ~100 MB with 64-bit keys and doubling (119 MB at the peak of a
+    merge); see docs/benchmarks.md (ninth round) for what they take now.  A candidate found
     through several keys is compared several times rather than deduplicated first: that
     costs less than ``np.unique``, and the answer (the newest story that passes) is the same.
     """
@@ -279,11 +286,11 @@ class SignatureIndex:
     _RECENT = 1 << 14  # band keys held in the dict before a merge
 
     def __init__(self) -> None:
-        self._signatures = np.empty((0, PERMUTATIONS), dtype=">u4")
+        self._signatures = np.empty((0, PERMUTATIONS), dtype=np.uint32)  # native byte order
         self._sketches = np.empty((0, PERMUTATIONS), dtype=np.uint8)  # low byte of each slot
         self._ids = np.empty(0, dtype=np.int64)  # row -> story id; 0: forgotten
         self._count = 0
-        self._keys = np.empty(0, dtype=np.uint64)  # sorted
+        self._keys = np.empty(0, dtype=np.uint32)  # sorted
         self._rows = np.empty(0, dtype=np.int32)  # the row of each key
         self._recent: dict[int, list[int]] = {}  # key -> rows, for find
         self._recent_keys: list[int] = []  # the same keys and rows in order, for _merge
@@ -293,11 +300,11 @@ class SignatureIndex:
     def add(self, story_id: int, signature: np.ndarray) -> None:
         row = self._count
         if row == len(self._ids):
-            size = max(64, 2 * row)
+            size = max(64, row + row // 4)
             self._signatures = np.resize(self._signatures, (size, PERMUTATIONS))
             self._sketches = np.resize(self._sketches, (size, PERMUTATIONS))
             self._ids = np.resize(self._ids, size)
-        self._signatures[row] = signature
+        self._signatures[row] = signature  # stored in native order: compared without swapping
         self._sketches[row] = _sketch(signature)
         self._ids[row] = story_id
         self._count += 1
@@ -315,15 +322,15 @@ class SignatureIndex:
             self._merge()
 
     def _keys_of(self, signature: np.ndarray) -> list[int]:
-        """``band_keys`` as ints; those of the signature ``find`` was last asked about are
+        """``_folded_keys`` as ints; those of the signature ``find`` was last asked about are
         kept, as the store adds a story right after finding none for it."""
         asked = self._asked
         if asked is not None and asked[0] == signature.tobytes():
             return asked[1]
-        return band_keys(signature).tolist()
+        return _folded_keys(signature).tolist()
 
     def _merge(self) -> None:
-        keys = np.array(self._recent_keys, dtype=np.uint64)
+        keys = np.array(self._recent_keys, dtype=np.uint32)
         rows = np.array(self._recent_rows, dtype=np.int32)
         order = np.argsort(keys, kind="stable")
         keys, rows = keys[order], rows[order]
@@ -340,7 +347,7 @@ class SignatureIndex:
         """The id of the newest story ``signature`` belongs to, or None."""
         if not self._count:
             return None
-        keys = band_keys(signature)
+        keys = _folded_keys(signature)
         listed = keys.tolist()
         self._asked = (signature.tobytes(), listed)
         found: list[np.ndarray] = []
@@ -358,7 +365,8 @@ class SignatureIndex:
         rows = rows[same_story_rows(self._sketches[rows], _sketch(signature))]
         if not len(rows):
             return None
-        ids = self._ids[rows[same_story_rows(self._signatures[rows], signature)]]
+        native = signature.astype(np.uint32)
+        ids = self._ids[rows[same_story_rows(self._signatures[rows], native)]]
         best = int(ids.max(initial=0))
         return best or None
 
@@ -366,6 +374,12 @@ class SignatureIndex:
         """The story is gone (its creation was rolled back): never found again."""
         ids = self._ids[: self._count]
         ids[ids == story_id] = 0
+
+
+def _folded_keys(signature: np.ndarray) -> np.ndarray:
+    """``band_keys`` folded to 32 bits (its two halves XORed), as the index keeps them."""
+    keys = band_keys(signature)
+    return (keys ^ (keys >> np.uint64(32))).astype(np.uint32)
 
 
 def _sketch(signature: np.ndarray) -> np.ndarray:
