@@ -8,7 +8,7 @@ Two defaults of glibc hold memory that a long-running poller has freed:
   the size of any such block freed.  After the story index's first arrays are grown and
   freed, later ones (up to tens of MB at 10,000 feeds) come from the heap, and the heap
   keeps the pages of every freed copy: 70,000 stories took +64 MB of RSS instead of +45 MB
-  (docs/benchmarks.md, ninth round).  A fixed threshold gives blocks from 256 KB up back to
+  (docs/benchmarks.md, tenth round).  A fixed threshold gives blocks from 256 KB up back to
   the system when they are freed.
 
 Environment variables (``MALLOC_ARENA_MAX``, ``MALLOC_MMAP_THRESHOLD_``) win; C libraries

@@ -278,7 +278,7 @@ class SignatureIndex:
       judges.  As a dict of Python ints, the keys took ~2.4 KB a story (bench/scale.py).
 
     70,000 stories took ~100 MB with 64-bit keys and doubling (119 MB at the peak of a
-    merge); see docs/benchmarks.md (ninth round) for what they take now.  A candidate found
+    merge); see docs/benchmarks.md (tenth round) for what they take now.  A candidate found
     through several keys is compared several times rather than deduplicated first: that
     costs less than ``np.unique``, and the answer (the newest story that passes) is the same.
     """
