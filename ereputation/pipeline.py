@@ -16,7 +16,7 @@ import hashlib
 import logging
 import random
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -27,7 +27,7 @@ from urllib.parse import urljoin
 from .canonical import canonical_url
 from .config import Config, Source
 from .feed_reading import FeedReaders, default_processes
-from .fetch import Fetcher, FetchResult, next_poll_delay
+from .fetch import Conditional, Fetcher, FetchResult, Redirected, next_poll_delay
 from .judge import Analyzer, record_from_item, with_fingerprint
 from .records import ArticleRecord, SourceOutcome
 from .store.record import (
@@ -110,10 +110,27 @@ class SourcePoller:
             log.exception("unexpected error while polling %s", source.url)
             return SourceOutcome(source, now, error=f"internal error: {type(err).__name__}: {err}")
 
+    def poll_fetched(
+        self, source: Source, state: SourceState, now: datetime, result: FetchResult | Redirected
+    ) -> SourceOutcome:
+        """``poll`` of a feed whose conditional GET ``Fetcher.fetch_many`` already made."""
+        try:
+            if isinstance(result, Redirected):
+                result = self.fetcher.follow(result)
+            return self._read_fetched(source, state, now, result)
+        except Exception as err:  # a bug on one source's data must not end the cycle
+            log.exception("unexpected error while polling %s", source.url)
+            return SourceOutcome(source, now, error=f"internal error: {type(err).__name__}: {err}")
+
     def _poll_feed(
         self, source: Source, state: SourceState, now: datetime, url: str
     ) -> SourceOutcome:
         result = self.fetcher.fetch(url, etag=state.etag, last_modified=state.last_modified)
+        return self._read_fetched(source, state, now, result)
+
+    def _read_fetched(
+        self, source: Source, state: SourceState, now: datetime, result: FetchResult
+    ) -> SourceOutcome:
         if not result.ok or result.not_modified:
             return _unread(source, now, result)
         body = result.body or b""
@@ -372,29 +389,7 @@ def run_cycle(
             thread_name_prefix="poll",
         ) as pool:
             poller = SourcePoller(fetcher, analyzer, seen, stop, readers)
-            finished: SimpleQueue[Future[SourceOutcome]] = SimpleQueue()
-            pending: dict[Future[SourceOutcome], Source] = {}
-
-            def submit(source: Source) -> None:
-                future = pool.submit(poller.poll, source, states[source.url], now)
-                pending[future] = source
-                future.add_done_callback(finished.put)
-
-            queue: Iterable[Source] = iter(sources)
-            # Submit lazily: a stop request leaves the not-yet-started sources untouched.
-            for source in _take(queue, max(1, config.fetch.concurrency) * 2):
-                submit(source)
-            while pending:
-                done = [finished.get()]  # in completion order; one writer: this thread
-                while len(done) < WRITE_BATCH and not finished.empty():
-                    done.append(finished.get())  # what is ready goes in the same commit
-                outcomes = [(states[pending[f].url], f.result()) for f in done]
-                for future in done:
-                    del pending[future]
-                _store(db, outcomes, stories, report)
-                if not stop.is_set():
-                    for nxt in _take(queue, len(done)):
-                        submit(nxt)
+            _Cycle(config, db, states, stories, report, stop, pool, poller).run(sources, now)
             report.interrupted = stop.is_set() and report.polled < len(sources)
     finally:
         readers.close()
@@ -402,6 +397,114 @@ def run_cycle(
         if own_fetcher:
             fetcher.close()
     return report
+
+
+class _Cycle:
+    """The polls of one cycle in flight, and their outcomes stored as they come.
+
+    A source polled before with validators (ETag, Last-Modified) is asked with one
+    conditional GET among all the others through ``Fetcher.fetch_many``, in this thread:
+    most answer 304 or fail, and their outcome is stored without any worker.  Only a body
+    (or a redirect) goes to a worker, to be read.  Every other source (never polled, a page)
+    is polled whole by a worker.  Why: an unchanged poll through one thread per source cost
+    its threads' handing the GIL to each other at every header line (docs/benchmarks.md).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        states: dict[str, SourceState],
+        stories: StoryIndex,
+        report: CycleReport,
+        stop: threading.Event,
+        pool: ThreadPoolExecutor,
+        poller: SourcePoller,
+    ) -> None:
+        self.db, self.states, self.stories, self.report = db, states, stories, report
+        self.stop, self.pool, self.poller = stop, pool, poller
+        self.width = max(1, config.fetch.concurrency)
+        self.finished: SimpleQueue[tuple[Source, Future[SourceOutcome] | SourceOutcome]] = (
+            SimpleQueue()
+        )
+        self.expected = 0  # outcomes not yet taken from ``finished``
+        self.whole = 0  # sources polled whole by workers, not yet stored
+        self.reading = 0  # bodies from fetch_many with a worker, not yet stored
+
+    def run(self, sources: list[Source], now: datetime) -> None:
+        asked = [s for s in sources if self._conditional(s)]
+        polled: Iterable[Source] = iter([s for s in sources if not self._conditional(s)])
+        self._submit_whole(polled, now)
+        requests = (
+            Conditional(self._url(s), self.states[s.url].etag, self.states[s.url].last_modified, s)
+            for s in asked
+        )
+        if asked:
+            many = self.poller.fetcher.fetch_many(
+                requests,
+                may_start=lambda: self.reading < self.width,
+                stop=self.stop.is_set,
+            )
+            for batch in many:
+                for request, result in batch:
+                    self._answered(request.tag, result, now)
+                self._store_ready(block=False)
+                self._submit_whole(polled, now)
+        while self.expected:
+            self._store_ready(block=True)
+            self._submit_whole(polled, now)
+
+    def _conditional(self, source: Source) -> bool:
+        state = self.states[source.url]
+        return source.kind != "page" and bool(state.etag or state.last_modified)
+
+    def _url(self, source: Source) -> str:
+        return self.states[source.url].feed_url or source.url
+
+    def _answered(self, source: Source, result: FetchResult | Redirected, now: datetime) -> None:
+        """A conditional GET's answer: stored as it is, or a body handed to a worker."""
+        if isinstance(result, FetchResult) and (not result.ok or result.not_modified):
+            self.expected += 1
+            self.finished.put((source, _unread(source, now, result)))
+            return
+        self.reading += 1
+        state = self.states[source.url]
+        self._submit(source, self.poller.poll_fetched, source, state, now, result)
+
+    def _submit_whole(self, polled: Iterable[Source], now: datetime) -> None:
+        """Keep the workers' queue of whole polls ``2 × concurrency`` long, lazily: a stop
+        request leaves the sources not yet started untouched."""
+        if self.stop.is_set():
+            return
+        for source in _take(polled, max(0, 2 * self.width - self.whole)):
+            self.whole += 1
+            self._submit(source, self.poller.poll, source, self.states[source.url], now)
+
+    def _submit(self, source: Source, task: Callable[..., SourceOutcome], *args: object) -> None:
+        self.expected += 1
+        future = self.pool.submit(task, *args)
+        future.add_done_callback(lambda done: self.finished.put((source, done)))
+
+    def _store_ready(self, block: bool) -> None:
+        """Store what is ready, in one commit when several are (FTS5 pays per commit)."""
+        if not self.expected or (not block and self.finished.empty()):
+            return
+        done = [self.finished.get()]  # in completion order; one writer: this thread
+        while len(done) < WRITE_BATCH and not self.finished.empty():
+            done.append(self.finished.get())
+        self.expected -= len(done)
+        outcomes = []
+        for source, item in done:
+            if isinstance(item, Future):
+                outcome = item.result()
+                if self._conditional(source):
+                    self.reading -= 1
+                else:
+                    self.whole -= 1
+            else:
+                outcome = item
+            outcomes.append((self.states[source.url], outcome))
+        _store(self.db, outcomes, self.stories, self.report)
 
 
 def _due(state: SourceState, now: datetime) -> bool:

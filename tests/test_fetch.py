@@ -32,12 +32,49 @@ from ereputation.fetch import (
     MAX_RETRY_AFTER,
     ROBOTS_ERROR_TTL,
     ROBOTS_TTL,
-    Fetcher,
+    Conditional,
+    FetchResult,
+    Redirected,
     next_poll_delay,
     parse_retry_after,
 )
+from ereputation.fetch import Fetcher as ThreadFetcher
 
 FAST = FetchSettings(timeout=2, host_delay=0.0, per_host=4)
+
+
+class ManyFetcher(ThreadFetcher):
+    """``fetch`` through ``fetch_many`` (the poll's conditional GETs, one multi handle) when
+    it can be: every test of this file runs both ways, and must get the same answers."""
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        obey_robots: bool = False,
+    ) -> FetchResult:
+        if obey_robots:
+            return super().fetch(url, etag=etag, last_modified=last_modified, obey_robots=True)
+        try:
+            answers = [a for batch in self.fetch_many([Conditional(url, etag, last_modified)])
+                       for a in batch]  # fmt: skip
+        except RuntimeError:  # another test thread is in fetch_many: share the hosts' limits
+            return super().fetch(url, etag=etag, last_modified=last_modified)
+        assert len(answers) == 1 and answers[0][0].url == url
+        result = answers[0][1]
+        return self.follow(result) if isinstance(result, Redirected) else result
+
+
+Fetcher: type[ThreadFetcher] = ThreadFetcher
+
+
+@pytest.fixture(autouse=True, params=["threads", "multi"])
+def _both_ways(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(
+        globals(), "Fetcher", ManyFetcher if request.param == "multi" else ThreadFetcher
+    )
 
 
 @pytest.fixture
