@@ -402,12 +402,13 @@ def run_cycle(
 class _Cycle:
     """The polls of one cycle in flight, and their outcomes stored as they come.
 
-    A source polled before with validators (ETag, Last-Modified) is asked with one
-    conditional GET among all the others through ``Fetcher.fetch_many``, in this thread:
-    most answer 304 or fail, and their outcome is stored without any worker.  Only a body
-    (or a redirect) goes to a worker, to be read.  Every other source (never polled, a page)
-    is polled whole by a worker.  Why: an unchanged poll through one thread per source cost
-    its threads' handing the GIL to each other at every header line (docs/benchmarks.md).
+    Every feed is asked with one (conditional, when it has validators) GET among all the
+    others through ``Fetcher.fetch_many``, in this thread: a 304 or a failure is stored
+    without any worker; only a body (or a redirect) goes to a worker, to be read.  A page
+    source, whose poll may fetch its advertised feed and articles, is polled whole by a
+    worker.  Why: through one thread per source, the threads handed the GIL to each other
+    at every header line; an unchanged pass cost 0.46–0.57 s of CPU, now 0.27–0.42 s, and a
+    first pass ~5 % less (docs/benchmarks.md, eleventh round).
     """
 
     def __init__(
@@ -428,7 +429,7 @@ class _Cycle:
             SimpleQueue()
         )
         self.expected = 0  # outcomes not yet taken from ``finished``
-        self.whole = 0  # sources polled whole by workers, not yet stored
+        self.whole = 0  # pages polled whole by workers, not yet stored
         self.reading = 0  # bodies from fetch_many with a worker, not yet stored
 
     def run(self, sources: list[Source], now: datetime) -> None:
@@ -455,8 +456,7 @@ class _Cycle:
             self._submit_whole(polled, now)
 
     def _conditional(self, source: Source) -> bool:
-        state = self.states[source.url]
-        return source.kind != "page" and bool(state.etag or state.last_modified)
+        return source.kind != "page"
 
     def _url(self, source: Source) -> str:
         return self.states[source.url].feed_url or source.url
