@@ -433,8 +433,8 @@ class _Cycle:
         self.reading = 0  # bodies from fetch_many with a worker, not yet stored
 
     def run(self, sources: list[Source], now: datetime) -> None:
-        asked = [s for s in sources if self._conditional(s)]
-        polled: Iterable[Source] = iter([s for s in sources if not self._conditional(s)])
+        asked = [s for s in sources if self._fetched_at_once(s)]
+        polled: Iterable[Source] = iter([s for s in sources if not self._fetched_at_once(s)])
         self._submit_whole(polled, now)
         requests = (
             Conditional(self._url(s), self.states[s.url].etag, self.states[s.url].last_modified, s)
@@ -455,7 +455,7 @@ class _Cycle:
             self._store_ready(block=True)
             self._submit_whole(polled, now)
 
-    def _conditional(self, source: Source) -> bool:
+    def _fetched_at_once(self, source: Source) -> bool:
         return source.kind != "page"
 
     def _url(self, source: Source) -> str:
@@ -486,18 +486,25 @@ class _Cycle:
         future.add_done_callback(lambda done: self.finished.put((source, done)))
 
     def _store_ready(self, block: bool) -> None:
-        """Store what is ready, in one commit when several are (FTS5 pays per commit)."""
-        if not self.expected or (not block and self.finished.empty()):
-            return
-        done = [self.finished.get()]  # in completion order; one writer: this thread
+        """Store what is ready (waiting for one outcome first when ``block``), in commits of
+        up to ``WRITE_BATCH`` (FTS5 pays per commit)."""
+        if block and self.expected:
+            self._store_batch([self.finished.get()])
+        while self.expected and not self.finished.empty():
+            self._store_batch([])
+
+    def _store_batch(
+        self, done: list[tuple[Source, Future[SourceOutcome] | SourceOutcome]]
+    ) -> None:
+        """``done`` and what else is ready, up to ``WRITE_BATCH``, in one commit."""
         while len(done) < WRITE_BATCH and not self.finished.empty():
-            done.append(self.finished.get())
+            done.append(self.finished.get())  # in completion order; one writer: this thread
         self.expected -= len(done)
         outcomes = []
         for source, item in done:
             if isinstance(item, Future):
                 outcome = item.result()
-                if self._conditional(source):
+                if self._fetched_at_once(source):
                     self.reading -= 1
                 else:
                     self.whole -= 1
