@@ -294,11 +294,17 @@ def sandboxed_workload(folder: Path) -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     from ereputation.config import FetchSettings
-    from ereputation.fetch import Fetcher
+    from ereputation.fetch import Conditional, Fetcher, FetchResult
 
     with Fetcher(FetchSettings(timeout=30)) as fetcher:  # libcurl: its resolver thread too
-        result = fetcher.fetch(f"http://localhost:{server.server_address[1]}/")
+        url = f"http://localhost:{server.server_address[1]}/"
+        result = fetcher.fetch(url)
         assert result.ok and result.status == 200, result.error
+        # A poll's GETs: one multi handle waiting on its sockets (select, poll).
+        [(_, many)] = [
+            answer for batch in fetcher.fetch_many([Conditional(url)]) for answer in batch
+        ]
+        assert isinstance(many, FetchResult) and many.status == 200, many
     ssl.create_default_context()
 
     with acquire_lock(folder / "ereputation.db"):
