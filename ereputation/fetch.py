@@ -653,7 +653,7 @@ class _Batch:
         for host in list(self.blocked):
             queue = self.blocked[host]
             gate = self.fetcher._gate(host)
-            while queue and self._slot(gate):
+            while queue and gate.slots.acquire(blocking=False):
                 self._reserved(queue.popleft(), gate, now)
             if not queue:
                 del self.blocked[host]
@@ -700,13 +700,10 @@ class _Batch:
         self.in_hand += 1
         host = (urlsplit(request.url).hostname or "").lower()
         gate = self.fetcher._gate(host)
-        if host in self.blocked or not self._slot(gate):
+        if host in self.blocked or not gate.slots.acquire(blocking=False):
             self.blocked.setdefault(host, deque()).append(transfer)
             return
         self._reserved(transfer, gate, now)
-
-    def _slot(self, gate: _HostGate) -> bool:
-        return gate.slots.acquire(blocking=False)
 
     def _reserved(self, transfer: _Transfer, gate: _HostGate, now: float) -> None:
         """``transfer`` holds a slot of ``gate``: it starts now, or after ``host_delay``."""

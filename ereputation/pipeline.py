@@ -107,8 +107,7 @@ class SourcePoller:
                 return outcome if outcome.feed_url else replace(outcome, forget_feed=True)
             return outcome
         except Exception as err:  # a bug on one source's data must not end the cycle
-            log.exception("unexpected error while polling %s", source.url)
-            return SourceOutcome(source, now, error=f"internal error: {type(err).__name__}: {err}")
+            return _internal_error(source, now, err)
 
     def poll_fetched(
         self, source: Source, state: SourceState, now: datetime, result: FetchResult | Redirected
@@ -119,8 +118,7 @@ class SourcePoller:
                 result = self.fetcher.follow(result)
             return self._read_fetched(source, state, now, result)
         except Exception as err:  # a bug on one source's data must not end the cycle
-            log.exception("unexpected error while polling %s", source.url)
-            return SourceOutcome(source, now, error=f"internal error: {type(err).__name__}: {err}")
+            return _internal_error(source, now, err)
 
     def _poll_feed(
         self, source: Source, state: SourceState, now: datetime, url: str
@@ -287,6 +285,12 @@ class SourcePoller:
                 articles.append(record)
             seen.append(key)
         return _read(source, now, listing, len(links), seen, articles, whole)
+
+
+def _internal_error(source: Source, now: datetime, err: Exception) -> SourceOutcome:
+    """The outcome of a poll that raised: logged with its traceback, and the source's error."""
+    log.exception("unexpected error while polling %s", source.url)
+    return SourceOutcome(source, now, error=f"internal error: {type(err).__name__}: {err}")
 
 
 def _read(
