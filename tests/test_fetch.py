@@ -604,7 +604,8 @@ def test_different_hosts_do_not_wait_for_each_other(site):
     assert all(r.ok for r in results), [r.error for r in results]
 
 
-def test_host_delay_spaces_request_starts(site):
+def _arrivals_handler() -> tuple[Callable[[BaseHTTPRequestHandler], None], list[float]]:
+    """A handler that answers "ok" and records when each request arrived."""
     arrivals: list[float] = []
 
     def handle(request: BaseHTTPRequestHandler) -> None:
@@ -614,6 +615,11 @@ def test_host_delay_spaces_request_starts(site):
         request.end_headers()
         request.wfile.write(b"ok")
 
+    return handle, arrivals
+
+
+def test_host_delay_spaces_request_starts(site):
+    handle, arrivals = _arrivals_handler()
     url = site.add_handler("/spaced", handle)
     with Fetcher(FetchSettings(timeout=5, per_host=4, host_delay=0.3)) as fetcher:
         with ThreadPoolExecutor(3) as pool:

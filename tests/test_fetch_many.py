@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler
 
 from sample_feeds import rss
-from test_fetch import _tracking_handler
+from test_fetch import _arrivals_handler, _tracking_handler
 
 from ereputation.config import FetchSettings, load_config
 from ereputation.cycle import run_once
@@ -78,15 +76,7 @@ def test_a_host_at_its_limit_does_not_hold_back_another(site):
 
 
 def test_host_delay_spaces_starts_and_is_shared_with_fetch(site):
-    arrivals: list[float] = []
-
-    def handle(request: BaseHTTPRequestHandler) -> None:
-        arrivals.append(time.monotonic())
-        request.send_response(200)
-        request.send_header("Content-Length", "2")
-        request.end_headers()
-        request.wfile.write(b"ok")
-
+    handle, arrivals = _arrivals_handler()
     url = site.add_handler("/spaced", handle)
     with Fetcher(FetchSettings(timeout=5, per_host=4, host_delay=0.3)) as fetcher:
         assert fetcher.fetch(url).ok  # a thread's fetch: the next start is 0.3 s later
