@@ -672,12 +672,25 @@ class _Batch:
             if self.later:
                 timeout = min(timeout, max(0.0, self.later[0][0] - time.monotonic()))
             if self.active:
-                self.multi.select(timeout)
+                self._wait(timeout)
                 self._perform()
             elif timeout > 0 and (self.later or self.blocked or not self.exhausted):
                 time.sleep(timeout)
         done, self.done = self.done, []
         return done
+
+    def _wait(self, timeout: float) -> None:
+        """Until a transfer's socket is ready, or ``timeout``.
+
+        pycurl's ``select`` returns at once when libcurl has no socket to wait on, as while a
+        libcurl built without a socket-pair resolver looks a name up: the loop would then spin.
+        libcurl's own timer says when to look again.
+        """
+        if any(self.multi.fdset()):
+            self.multi.select(timeout)
+            return
+        due = self.multi.timeout()  # milliseconds; -1: no timer set
+        time.sleep(timeout if due < 0 else min(timeout, due / 1000))
 
     def close(self) -> None:
         for transfer in self.active.values():  # given up (the caller stopped early)

@@ -11,6 +11,8 @@ import sqlite3
 import threading
 from datetime import datetime
 
+import pycurl
+
 from sample_feeds import rss
 from test_fetch import _arrivals_handler, _tracking_handler
 
@@ -111,6 +113,38 @@ def test_stop_starts_nothing_more_and_ends_with_what_is_in_flight(site):
             stop.set()  # after the first two have started
             answered += [(request.tag, result.ok) for request, result in batch]
     assert sorted(answered) == [(0, True), (1, True)]
+
+
+class _NoSockets:
+    """A multi handle that shows libcurl with no socket to wait on (what a libcurl without
+    a socket-pair resolver shows while it looks a name up), counting the loop's turns."""
+
+    def __init__(self, multi) -> None:
+        self.multi, self.performs = multi, 0
+
+    def fdset(self):
+        return [], [], []
+
+    def select(self, timeout: float) -> int:
+        return 0  # pycurl's select with no socket: at once
+
+    def perform(self):
+        self.performs += 1
+        return self.multi.perform()
+
+    def __getattr__(self, name):
+        return getattr(self.multi, name)
+
+
+def test_no_socket_to_wait_on_does_not_spin(site):
+    handle, _ = _tracking_handler(hold=0.3)
+    url = site.add_handler("/slow", handle)
+    with Fetcher(FetchSettings(timeout=5, per_host=2, host_delay=0.0)) as fetcher:
+        fetcher._multi = multi = _NoSockets(pycurl.CurlMulti())
+        answers = run(fetcher, [Conditional(url, tag=0)], tick=0.01)
+    assert answers[0].ok
+    # Without the wait, the loop turns as fast as it can: tens of thousands of times in 0.3 s.
+    assert multi.performs < 200, multi.performs
 
 
 def test_a_redirect_is_followed_without_asking_twice(site):
