@@ -408,6 +408,7 @@ def main() -> None:
     )
     parser.add_argument("languages", nargs="*", default=list(TRAIN_FILES))
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)  # now, not after minutes of training
     shipped = ROOT / "ereputation" / "data" / "sentiment"
     for language in args.languages:
         started = time.perf_counter()
