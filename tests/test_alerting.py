@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +12,7 @@ from test_digest import History
 
 from ereputation.alerting import check_and_alert
 from ereputation.config import AlertSettings, Brand, Config, DigestSettings
+from ereputation.store import queries
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 BRAND = "Atlas Télécom"
@@ -172,3 +174,26 @@ def test_a_failing_channel_is_a_warning_and_the_mail_still_goes(tmp_path, smtp, 
     assert any("json://" in w for w in warnings)
     assert any("nonsense://" in w for w in warnings)
     assert not any("127.0.0.1:1/hook" in w for w in warnings)  # URLs can hold tokens
+
+
+def test_a_spreading_story_is_reported_with_its_first_article(tmp_path, smtp, history):
+    story = history.story("Panne géante", NOW - timedelta(hours=3))
+    for n, outlet in enumerate(("hespress.com", "le360.ma", "medias24.com")):
+        history.mention(
+            NOW - timedelta(hours=3 - n), outlet=outlet, story=story, title=f"Panne {outlet}",
+            url=f"https://{outlet}/panne",
+        )  # fmt: skip
+    lone = history.story("Autre chose", NOW - timedelta(hours=2))
+    history.mention(NOW - timedelta(hours=2), outlet="h24info.ma", story=lone)
+    check_and_alert(make_config(tmp_path, smtp), history.db, NOW)
+    spread = [r for r in alert_rows(history) if r["kind"] == "spreading_story"]
+    assert len(spread) == 1
+    details = json.loads(spread[0]["details"])
+    assert (details["title"], details["url"]) == ("Panne hespress.com", "https://hespress.com/panne")
+    # What detection reads: title and url only where a story is told more than once.
+    events = queries.mention_events(
+        history.db, NOW - timedelta(days=1), NOW, brand="Atlas Télécom", owned=False
+    )
+    titled = {story_id: (title, url) for _, _, _, story_id, title, url in events}
+    assert titled[lone] == (None, None)
+    assert titled[story][0] is not None

@@ -48,13 +48,19 @@ def mention_events(
 
     Tuples of (mentioned_at, outlet, label, story_id, title, url), read from the cursor one
     at a time: detection looks at eight days of mentions, ~23,000 rows per brand at 10,000
-    feeds, and whole ``mentions_full`` rows as dicts held +55 MB at once.
+    feeds, and whole ``mentions_full`` rows as dicts held +55 MB at once.  Title and url are
+    None for a mention that is its story's only one here: detection reports them only for a
+    story told several times, and they were most of the memory a check held.
     """
     yield from db.execute(
-        "SELECT m.mentioned_at, a.outlet, m.label, a.story_id, a.title, coalesce(a.link, a.url) "
-        "FROM mentions m JOIN articles a ON a.id = m.article_id "
-        "WHERE m.mentioned_at >= ? AND m.mentioned_at < ? AND m.brand = ? AND m.owned = ? "
-        "ORDER BY m.mentioned_at, m.id",
+        "SELECT mentioned_at, outlet, label, story_id, "
+        "       CASE WHEN told > 1 THEN title END, CASE WHEN told > 1 THEN link END "
+        "FROM (SELECT m.id, m.mentioned_at, a.outlet, m.label, a.story_id, a.title, "
+        "             coalesce(a.link, a.url) AS link, "
+        "             count(*) OVER (PARTITION BY a.story_id) AS told "
+        "      FROM mentions m JOIN articles a ON a.id = m.article_id "
+        "      WHERE m.mentioned_at >= ? AND m.mentioned_at < ? AND m.brand = ? AND m.owned = ?) "
+        "ORDER BY mentioned_at, id",
         [format_ts(start), format_ts(end), brand, int(owned)],
     )
 
