@@ -37,8 +37,13 @@ ALERT_MAX_AGE = timedelta(hours=24)  # unsent alerts older than this are left to
 PAST_LOOKBACK = timedelta(days=3)  # alerts consulted for cooldown and known new voices
 
 
-def brand_history(db: Database, brand: str, now: datetime) -> BrandHistory:
-    """What detection needs about ``brand`` at ``now``: third-party mentions only."""
+def brand_history(
+    db: Database, brand: str, now: datetime, monitoring_start: datetime | None
+) -> BrandHistory:
+    """What detection needs about ``brand`` at ``now``: third-party mentions only.
+
+    ``monitoring_start``: ``monitoring_since(db, now)``, the same for every brand of a check.
+    """
     from .detect import BASELINE_DAYS, WINDOW, BrandHistory, FirstMention, Mention
 
     since = now - WINDOW * (BASELINE_DAYS + 1)
@@ -68,8 +73,23 @@ def brand_history(db: Database, brand: str, now: datetime) -> BrandHistory:
             for r in firsts
         ),
         brand_first_found_at=queries.brand_first_found_at(db, brand),
-        monitoring_since=queries.monitoring_since(db),
+        monitoring_since=monitoring_start,
     )
+
+
+def monitoring_since(db: Database, now: datetime) -> datetime | None:
+    """When monitoring began, as the baseline at ``now`` needs it.
+
+    The exact moment reads every seen item (``queries.monitoring_since``).  The baseline only
+    asks whether each of its slots began after it, so once the first mention (an index away)
+    is older than every slot, that moment gives the same answer.
+    """
+    from .detect import BASELINE_DAYS, WINDOW
+
+    first = queries.first_found_at(db)
+    if first is not None and first <= now - WINDOW * (BASELINE_DAYS + 1):
+        return first
+    return queries.monitoring_since(db)
 
 
 def check_and_alert(config: Config, db: Database, now: datetime) -> list[Signal]:
@@ -107,9 +127,10 @@ def _detect(config: Config, db: Database, now: datetime) -> tuple[list[Signal], 
 
     fired: list[Signal] = []
     recheck: list[datetime] = []
+    start = monitoring_since(db, now)
     for brand in config.brands:
         settings = brand.alerts
-        signals = detect_signals(brand_history(db, brand.name, now), settings, now)
+        signals = detect_signals(brand_history(db, brand.name, now, start), settings, now)
         past = [
             PastAlert(a["kind"], a["key"], queries.parse_ts(a["fired_at"]), a["details"])
             for a in queries.alerts_between(

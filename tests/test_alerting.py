@@ -10,6 +10,7 @@ import pytest
 from conftest import mail_settings
 from test_digest import History
 
+from ereputation import alerting
 from ereputation.alerting import check_and_alert
 from ereputation.config import AlertSettings, Brand, Config, DigestSettings
 from ereputation.store import queries
@@ -197,3 +198,33 @@ def test_a_spreading_story_is_reported_with_its_first_article(tmp_path, smtp, hi
     titled = {story_id: (title, url) for _, _, _, story_id, title, url in events}
     assert titled[lone] == (None, None)
     assert titled[story][0] is not None
+
+
+def test_monitoring_start_as_the_baseline_needs_it(tmp_path):
+    from ereputation.alerting import monitoring_since
+    from ereputation.detect import baseline_counts
+    from ereputation.store.queries import format_ts
+
+    h = History(tmp_path / "m.db")
+    assert monitoring_since(h.db, NOW) is None
+    h.db["seen_items"].insert(
+        {"source_id": 1, "item_hash": "a", "seen_at": format_ts(NOW - timedelta(days=3))}
+    )
+    h.mention(NOW - timedelta(days=2), found_at=NOW - timedelta(days=2))
+    assert monitoring_since(h.db, NOW) == NOW - timedelta(days=3)  # recent: exact
+
+    old = History(tmp_path / "o.db")
+    old.db["seen_items"].insert(
+        {"source_id": 1, "item_hash": "a", "seen_at": format_ts(NOW - timedelta(days=40))}
+    )
+    for day in range(1, 31):
+        at = NOW - timedelta(days=day)
+        old.mention(at, found_at=at)
+    since = monitoring_since(old.db, NOW)
+    assert since == NOW - timedelta(days=30)  # the first mention: no scan of seen items
+    history = alerting.brand_history(old.db, BRAND, NOW, since)
+    assert history.monitoring_since == since
+    mentions = history.mentions
+    assert baseline_counts(mentions, NOW, since) == baseline_counts(
+        mentions, NOW, NOW - timedelta(days=40)
+    )
