@@ -201,10 +201,9 @@ def test_a_spreading_story_is_reported_with_its_first_article(tmp_path, smtp, hi
 
 
 def test_monitoring_start_as_the_baseline_needs_it(tmp_path):
-    from ereputation.alerting import monitoring_since
     from ereputation.detect import baseline_counts
-    from ereputation.store.queries import format_ts
 
+    monitoring_since, format_ts = alerting.monitoring_since, queries.format_ts
     h = History(tmp_path / "m.db")
     assert monitoring_since(h.db, NOW) is None
     h.db["seen_items"].insert(
