@@ -7,11 +7,12 @@ non-zero exit (2 for configuration problems); tracebacks are for bugs only.
 from __future__ import annotations
 
 import functools
+import io
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -128,13 +129,17 @@ def analyze(config_path: str | None, text: str, as_json: bool) -> None:
     from .match import BrandMatcher
 
     matcher = BrandMatcher(_load(config_path).brands)
-    texts = (line.rstrip("\n") for line in sys.stdin) if text == "-" else iter([text])
+    texts = _stdin_lines() if text == "-" else iter([text])
+    if as_json:
+        # One object for every input line, blank ones too (no language, no brand), so that
+        # line n of the output answers line n of the input: `paste`, a checker.  In UTF-8
+        # whatever the locale says, as JSON exchanged between programs must be (RFC 8259).
+        out = sys.stdout.buffer
+        for one in texts:
+            out.write(json.dumps(analyze_text(one, matcher), ensure_ascii=False).encode() + b"\n")
+        out.flush()
+        return
     for one in texts:
-        if as_json:
-            # One object for every input line, blank ones too (no language, no brand), so
-            # that line n of the output answers line n of the input: `paste`, a checker.
-            click.echo(json.dumps(analyze_text(one, matcher), ensure_ascii=False))
-            continue
         if not one.strip():
             continue
         result = analyze_text(one, matcher)
@@ -155,6 +160,14 @@ def analyze(config_path: str | None, text: str, as_json: bool) -> None:
             click.echo(f"  {figure['figure']} {figure['movement']}: {figure['value']:+.1f}")
         if text == "-":
             click.echo("")
+
+
+def _stdin_lines() -> Iterator[str]:
+    """Standard input's lines as UTF-8, whatever the locale says: a byte-order mark at the start
+    (files saved on Windows) is dropped, and a byte that is not UTF-8 becomes U+FFFD instead of
+    ending the run with the lines after it unanswered."""
+    stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="replace")
+    return (line.rstrip("\n") for line in stream)
 
 
 @main.command()

@@ -111,6 +111,22 @@ def test_analyze_reads_lines_from_stdin_as_json(polled):
         assert set(row) >= {"language", "brands", "sentiment", "label"}
 
 
+def test_analyze_reads_stdin_as_utf8_whatever_the_locale(polled):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EREPUTATION_", "LC_"))}
+    lines = ["\ufeffPanne chez Atlas Télécom", "Atlas Télécom \udcff rien", "اتصالات الأطلس"]
+    data = "\r\n".join(lines).encode("utf-8", "surrogateescape")  # a BOM, a stray byte, CRLF
+    result = subprocess.run(
+        [sys.executable, "-m", "ereputation.cli", "analyze", "--json", "-"],
+        cwd=polled, env={**env, "LC_ALL": "POSIX", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"},
+        input=data, capture_output=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.decode("utf-8").splitlines()]
+    assert [row["brands"] for row in rows] == [["Atlas Télécom"]] * 3
+    assert rows[0]["matches"][0]["start"] == 11  # the BOM is not part of the text
+    assert rows[2]["language"] == "ar"
+
+
 def test_analyze_shows_why_a_text_reads_as_it_does(polled):
     text = "Chez Atlas Télécom, les réclamations n'ont pas augmenté cette année."
     result = cli("analyze", text, cwd=polled)
