@@ -190,7 +190,10 @@ def test_a_spreading_story_is_reported_with_its_first_article(tmp_path, smtp, hi
     spread = [r for r in alert_rows(history) if r["kind"] == "spreading_story"]
     assert len(spread) == 1
     details = json.loads(spread[0]["details"])
-    assert (details["title"], details["url"]) == ("Panne hespress.com", "https://hespress.com/panne")
+    assert (details["title"], details["url"]) == (
+        "Panne hespress.com",
+        "https://hespress.com/panne",
+    )
     # What detection reads: title and url only where a story is told more than once.
     events = queries.mention_events(
         history.db, NOW - timedelta(days=1), NOW, brand="Atlas Télécom", owned=False

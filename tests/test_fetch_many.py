@@ -12,7 +12,6 @@ import threading
 from datetime import datetime
 
 import pycurl
-
 from sample_feeds import rss
 from test_fetch import _arrivals_handler, _tracking_handler
 
