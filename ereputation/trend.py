@@ -175,7 +175,8 @@ def movements(
     covered: set[int] = set()
     i = 0
     while i < len(forms):
-        size = words.longest.get(forms[i], 0)
+        # Not past the end: "bénéfice" ends a text and starts "bénéfice net".
+        size = min(words.longest.get(forms[i], 0), len(forms) - i)
         while size:
             worth = words.figures.get(tuple(forms[i : i + size]))
             if worth is not None:

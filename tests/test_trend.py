@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ereputation.sentiment import _clause_ends, _tokens, lexicon_scores
+from ereputation.sentiment import _clause_ends, _tokens, figures_moved, lexicon_scores
 from ereputation.trend import MOVE_VALUE, WINDOW, movements
 
 
@@ -43,6 +43,10 @@ def moved(text: str, language: str) -> dict[str, float]:
         ("وانخفضت الشكايات هذا العام", "ar", "وانخفضت", 1),
         ("رفعت الشركة أسعار الاشتراك", "ar", "رفعت", -1),
         ("تراجع عدد مشتركيها", "ar", "تراجع", -1),
+        # Jobs in the singular that Arabic uses after 11 and more, created or cut.
+        ("أعلنت الشركة عن خطة لإلغاء 600 منصب شغل", "ar", "لالغاء", -1),
+        ("ستخلق المجموعة 500 فرصة عمل في طنجة", "ar", "ستخلق", 1),
+        ("قررت حذف 120 منصبا", "ar", "حذف", -1),
     ],
 )
 def test_direction_times_worth(text: str, language: str, word: str, sign: int) -> None:
@@ -112,3 +116,14 @@ def test_an_amount_between_a_movement_and_its_figure_does_not_count() -> None:
     assert sorted(v for v in found.values() if v) == [MOVE_VALUE]
     assert moved("a record 4 200 000 000 passengers", "en")["record"] == MOVE_VALUE
     assert "record" not in moved("a record year for some new long haul passengers", "en")
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [("Hausse du bénéfice", "fr"), ("Record profit", "en"), ("قررت حذف 120 منصب", "ar")],
+)
+def test_a_figure_that_ends_the_text_and_starts_a_longer_one(text: str, language: str) -> None:
+    # Its figure is the last word, not a span past the end (analyze printed it, and crashed).
+    for _, figure, _ in movements(_tokens(text), language, _tokens):
+        assert figure == range(len(_tokens(text)) - 1, len(_tokens(text)))
+    assert figures_moved(text, language)
