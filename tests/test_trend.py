@@ -101,6 +101,9 @@ def test_an_elided_pronoun_is_not_a_movement() -> None:
         ("Les ventes ont progressé de 9 % malgré la hausse des coûts", "fr"),
         ("Despite higher costs, sales rose by 9%", "en"),
         ("رغم ارتفاع التكاليف، ارتفعت المبيعات بنسبة 9 في المائة", "ar"),
+        # Markers of two words, and the "bien" of "bien que", which is not praise.
+        ("Bien que les coûts aient augmenté, les ventes ont progressé de 9 %", "fr"),
+        ("Même si les coûts ont augmenté, les ventes ont progressé de 9 %", "fr"),
     ],
 )
 def test_a_concession_counts_half(text: str, language: str) -> None:
