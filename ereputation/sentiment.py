@@ -94,7 +94,10 @@ _NEGATORS = {
 # Negation features of the model: the language's negators and the English ones, which French
 # and Arabic text quotes or mixes in.
 _CONTEXT_NEGATORS = {k: v | _NEGATORS["en"] for k, v in _NEGATORS.items()}
-_BUT = frozenset("but mais cependant pourtant toutefois لكن ولكن لاكن walakin walakine".split())
+_BUT = frozenset(
+    "but however nevertheless nonetheless mais cependant pourtant toutefois لكن ولكن لاكن walakin"
+    " walakine".split()
+)
 # A concession ("despite rising costs", "malgré la flambée", "رغم ارتفاع التكاليف") is what the
 # sentence says in spite of: its clause counts half, up to the next comma or sentence end.
 _CONCESSION = frozenset(

@@ -173,6 +173,8 @@ def test_english_lexicon_reads_negation_and_but() -> None:
     assert positive == 0 and negative > 0
     before = lexicon_scores("a bad start but a great result", "en")
     assert before[0] > before[1]  # what follows "but" weighs more
+    however = lexicon_scores("A bad start. However, a great result", "en")
+    assert however[:2] == before[:2]  # "however" turns the sentence as "but" does
 
 
 def _reference_probabilities(language: str, text: str) -> list[float]:
