@@ -129,7 +129,8 @@ def analyze(config_path: str | None, text: str, as_json: bool) -> None:
     from .match import BrandMatcher
 
     matcher = BrandMatcher(_load(config_path).brands)
-    texts = _stdin_lines() if text == "-" else iter([text])
+    # An argument's bytes that are not UTF-8 reach Python as lone surrogates: U+FFFD, as on stdin.
+    texts = _stdin_lines() if text == "-" else iter([os.fsencode(text).decode("utf-8", "replace")])
     if as_json:
         # One object for every input line, blank ones too (no language, no brand), so that
         # line n of the output answers line n of the input: `paste`, a checker.  In UTF-8

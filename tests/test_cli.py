@@ -127,6 +127,16 @@ def test_analyze_reads_stdin_as_utf8_whatever_the_locale(polled):
     assert rows[2]["language"] == "ar"
 
 
+def test_analyze_takes_an_argument_that_is_not_utf8(polled):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EREPUTATION_")}
+    argument = "Atlas Télécom \udcff".encode("utf-8", "surrogateescape")  # a stray byte
+    command = [sys.executable.encode(), b"-m", b"ereputation.cli", b"analyze", b"--json", argument]
+    result = subprocess.run(command, cwd=polled, env=env, capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    row = json.loads(result.stdout.decode("utf-8"))
+    assert row["brands"] == ["Atlas Télécom"]
+
+
 def test_analyze_shows_why_a_text_reads_as_it_does(polled):
     text = "Chez Atlas Télécom, les réclamations n'ont pas augmenté cette année."
     result = cli("analyze", text, cwd=polled)
