@@ -118,9 +118,23 @@ def check(config_path: str | None) -> None:
     click.echo(f"mail: {'SMTP ' + smtp if smtp else 'outbox ' + str(config.email.outbox)}")
 
 
+class _Utf8Text(click.ParamType):
+    """Text given on the command line, read as UTF-8 whatever the locale: bytes that are not
+    UTF-8 reach Python as lone surrogates, which SQLite and UTF-8 output refuse; they become
+    U+FFFD, as on standard input."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        return os.fsencode(value).decode("utf-8", "replace") if isinstance(value, str) else value
+
+
+_TEXT = _Utf8Text()
+
+
 @main.command()
 @config_option
-@click.argument("text")
+@click.argument("text", type=_TEXT)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @_errors_to_exit
 def analyze(config_path: str | None, text: str, as_json: bool) -> None:
@@ -129,8 +143,7 @@ def analyze(config_path: str | None, text: str, as_json: bool) -> None:
     from .match import BrandMatcher
 
     matcher = BrandMatcher(_load(config_path).brands)
-    # An argument's bytes that are not UTF-8 reach Python as lone surrogates: U+FFFD, as on stdin.
-    texts = _stdin_lines() if text == "-" else iter([os.fsencode(text).decode("utf-8", "replace")])
+    texts = _stdin_lines() if text == "-" else iter([text])
     if as_json:
         # One object for every input line, blank ones too (no language, no brand), so that
         # line n of the output answers line n of the input: `paste`, a checker.  In UTF-8
@@ -221,13 +234,13 @@ def _parse_since(text: str) -> datetime:
 
 @main.command()
 @config_option
-@click.option("--brand", help="Only this brand.")
+@click.option("--brand", type=_TEXT, help="Only this brand.")
 @click.option("--since", default="7d", show_default=True, help="A duration (7d) or a date.")
 @click.option(
     "--sentiment", type=click.Choice(["positive", "negative", "neutral", "unscored"]),
     help="Only this label.",
 )  # fmt: skip
-@click.option("--source", help="Only articles found through this source (name).")
+@click.option("--source", type=_TEXT, help="Only articles found through this source (name).")
 @click.option("--owned/--third-party", default=None, help="Only owned, or only third-party.")
 @click.option("--limit", default=100, show_default=True)
 @click.option(

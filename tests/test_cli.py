@@ -137,6 +137,15 @@ def test_analyze_takes_an_argument_that_is_not_utf8(polled):
     assert row["brands"] == ["Atlas Télécom"]
 
 
+def test_a_brand_given_in_bytes_that_are_not_utf8_is_a_brand_with_no_mention(polled):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EREPUTATION_")}
+    command = [sys.executable.encode(), b"-m", b"ereputation.cli", b"mentions", b"--brand",
+               b"Atlas T\xe9l\xe9com", b"--format", b"json"]  # fmt: skip
+    result = subprocess.run(command, cwd=polled, env=env, capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() in (b"", b"[]")
+
+
 def test_analyze_shows_why_a_text_reads_as_it_does(polled):
     text = "Chez Atlas Télécom, les réclamations n'ont pas augmenté cette année."
     result = cli("analyze", text, cwd=polled)
