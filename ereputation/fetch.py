@@ -300,8 +300,7 @@ class Fetcher:
 
         Problems come back as ``_Hop.error`` (with the status when there was a response).
         """
-        host = (urlsplit(url).hostname or "").lower()
-        with self._host_slot(host):
+        with self._host_slot(_host_of(url)):
             hop = self._transfer(url, headers, cap)
         if hop.error is not None:
             hop.body = None
@@ -413,14 +412,10 @@ class Fetcher:
         gate = self._gate(host)
         gate.slots.acquire()
         try:
-            delay = self.settings.host_delay
-            if delay > 0:
-                with gate.lock:
-                    now = time.monotonic()
-                    start = max(now, gate.next_start)
-                    gate.next_start = start + delay
-                if start > now:
-                    time.sleep(start - now)
+            now = time.monotonic()
+            start = gate.start_at(now, self.settings.host_delay)
+            if start > now:
+                time.sleep(start - now)
             yield
         finally:
             gate.slots.release()
@@ -551,6 +546,21 @@ class _HostGate:
         self.slots = threading.BoundedSemaphore(per_host)
         self.lock = threading.Lock()
         self.next_start = 0.0
+
+    def start_at(self, now: float, delay: float) -> float:
+        """When a request holding one of the slots may start: ``delay`` after the one before
+        (reserved under the lock, so that waiters queue up in order)."""
+        if delay <= 0:
+            return now
+        with self.lock:
+            start = max(now, self.next_start)
+            self.next_start = start + delay
+        return start
+
+
+def _host_of(url: str) -> str:
+    """The key of ``url``'s host gate."""
+    return (urlsplit(url).hostname or "").lower()
 
 
 @dataclass(frozen=True)
@@ -711,7 +721,7 @@ class _Batch:
             self.done.append((request, _failed(request.url, request.url, refusal, now)))
             return
         self.in_hand += 1
-        host = (urlsplit(request.url).hostname or "").lower()
+        host = _host_of(request.url)
         gate = self.fetcher._gate(host)
         if host in self.blocked or not gate.slots.acquire(blocking=False):
             self.blocked.setdefault(host, deque()).append(transfer)
@@ -721,12 +731,7 @@ class _Batch:
     def _reserved(self, transfer: _Transfer, gate: _HostGate, now: float) -> None:
         """``transfer`` holds a slot of ``gate``: it starts now, or after ``host_delay``."""
         transfer.gate = gate
-        start = now
-        delay = self.fetcher.settings.host_delay
-        if delay > 0:
-            with gate.lock:
-                start = max(now, gate.next_start)
-                gate.next_start = start + delay
+        start = gate.start_at(now, self.fetcher.settings.host_delay)
         if start > now:
             self.taken += 1
             heappush(self.later, (start, self.taken, transfer))

@@ -287,13 +287,18 @@ def _clause_ends(text: str) -> list[int]:
 
 
 def _concede(values: list[float], tokens: list[str], text: str) -> None:
-    """Halve, in place, the values of each concession's clause (see ``_CONCESSION``)."""
-    ends = _clause_ends(text)
+    """Halve, in place, the values of each concession's clause (see ``_CONCESSION``).
+
+    The clause ends are read only once a marker is found: ``bien`` alone (well) is common.
+    """
+    ends: list[int] | None = None
     for i, token in enumerate(tokens):
         paired = i > 0 and (tokens[i - 1], token) in _CONCESSION_PAIRS
         if paired:
             values[i - 1] = 0.0  # the "bien" of "bien que" is not praise
         if paired or token in _CONCESSION:
+            if ends is None:
+                ends = _clause_ends(text)
             end = next((e for e in ends if e > i), len(values))
             for j in range(i + 1, end):
                 values[j] *= 0.5
