@@ -137,8 +137,32 @@ def test_no_hit_inside_another_word_in_any_script() -> None:
     assert matched([arabic], "شركة اورنج") == ["اورنج"]
     assert matched([arabic], "شركةاورنج") == []
     assert matched([arabic], "اورنجات") == []
-    # a clitic is only a prefix of the Arabic term, never a Latin one
+    # a Latin letter is never a clitic ("w" of "winwi" is not Arabic "و")
     assert matched([Brand("Inwi")], "winwi inwi2 Inwi") == ["Inwi"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('ترفع تصنيف لـVolubilis Assurance من "BBB"', ["Volubilis Assurance"]),  # ل + tatweel
+        ("ترفع تصنيف لVolubilis Assurance", ["Volubilis Assurance"]),  # fast path
+        ("وOCP وبـOCP والـOCP وللـOCP", ["OCP", "OCP", "OCP", "OCP"]),
+        ("بـOrange وorange وOranges", ["Orange"]),  # case-sensitive, still a whole word
+        ("xOCP مثلOCP", []),  # a Latin letter or a longer Arabic word is not a clitic
+        ("وYahoo! وE.Leclerc", ["Yahoo!", "E.Leclerc"]),
+    ],
+)
+def test_arabic_clitics_glued_to_a_latin_name(text: str, expected: list[str]) -> None:
+    brands = [
+        Brand("Volubilis Assurance"),
+        Brand("OCP"),
+        Brand("Orange", case_sensitive=True),
+        Brand("Yahoo!"),
+        Brand("E.Leclerc"),
+    ]
+    assert matched(brands, text) == expected
+    matcher = BrandMatcher(brands)
+    assert matcher.find(text) == matcher._find_exact(text)
 
 
 def test_case_sensitive_brand() -> None:
