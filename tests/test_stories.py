@@ -395,3 +395,29 @@ def test_fingerprints_of_varied_texts_are_the_ones_stored() -> None:
 @given(st.text(max_size=60), st.text(max_size=400))
 def test_property_fingerprint_equals_the_plain_implementation(title: str, text: str) -> None:
     assert story_fingerprint(title, text) == _reference_fingerprint(title, text)
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.lists(
+            st.sampled_from([0x00, 0x01, 0x7F, 0x80, 0x81, 0xFE, 0xFF]), min_size=64, max_size=64
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    st.lists(st.sampled_from([0x00, 0x01, 0x7F, 0x80, 0x81, 0xFE, 0xFF]), min_size=64, max_size=64),
+)
+def test_sketch_differences_count_the_bytes_that_differ(
+    rows: list[list[int]], query: list[int]
+) -> None:
+    """The word-at-a-time count (no carry between bytes, whatever their high and low bits)
+    equals comparing byte by byte."""
+    import numpy as np
+
+    from ereputation.stories import _sketch_differences
+
+    sketches = np.array(rows, dtype=np.uint8)
+    words = sketches.view(np.uint64).copy()
+    got = _sketch_differences(words, np.array(query, dtype=np.uint8).view(np.uint64))
+    assert got.tolist() == [sum(a != b for a, b in zip(row, query, strict=True)) for row in rows]
