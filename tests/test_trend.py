@@ -47,6 +47,10 @@ def moved(text: str, language: str) -> dict[str, float]:
         ("أعلنت الشركة عن خطة لإلغاء 600 منصب شغل", "ar", "لالغاء", -1),
         ("ستخلق المجموعة 500 فرصة عمل في طنجة", "ar", "ستخلق", 1),
         ("قررت حذف 120 منصبا", "ar", "حذف", -1),
+        # French jobs created or cut; fees cut are good news.
+        ("Le groupe annonce la création de 800 emplois directs", "fr", "creation", 1),
+        ("L'opérateur va supprimer 600 emplois", "fr", "supprimer", -1),
+        ("La banque supprime les frais de tenue de compte", "fr", "supprime", 1),
     ],
 )
 def test_direction_times_worth(text: str, language: str, word: str, sign: int) -> None:
