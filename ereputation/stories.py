@@ -33,6 +33,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 
@@ -117,12 +118,9 @@ def normalise_words(text: str, limit: int | None = None) -> list[str]:
         end = size if limit is None else text.find(" ", start + _PIECE)
         if end < 0:
             end = size
-        for token in text[start:end].split():
-            found = words_of[token]
-            if found:
-                words += found
-                if limit is not None and len(words) >= limit:
-                    return words[:limit]
+        words += chain.from_iterable(map(words_of.__getitem__, text[start:end].split()))
+        if limit is not None and len(words) >= limit:
+            return words[:limit]
         start = end
     return words
 
@@ -439,16 +437,17 @@ def _digests(features: Iterable[str]) -> bytes:
     the worker threads.
     """
     kept = _DIGESTS
-    digests = []
-    for feature in features:
-        digest = kept.get(feature)
-        if digest is None:
-            if len(kept) >= _DIGESTS_KEPT:
-                kept.clear()
-            digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=4).digest()
-            kept[feature] = digest
-        digests.append(digest)
-    return b"".join(digests)
+    features = tuple(features)
+    digests = list(map(kept.get, features))  # in C: most features are kept
+    if None in digests:
+        for at, digest in enumerate(digests):
+            if digest is None:
+                if len(kept) >= _DIGESTS_KEPT:
+                    kept.clear()
+                feature = features[at]
+                digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=4).digest()
+                kept[feature] = digests[at] = digest
+    return b"".join(digests)  # type: ignore[arg-type]
 
 
 _TILED = 256  # features covered by the tiled coefficients (a title and the lead: ~100)
