@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .match import BrandMatcher, Hit
 
 _WORDS = re.compile(r"\w+")
+_MODEL_LANGUAGES = frozenset({"fr", "en", "ar"})  # the others are scored by their lexicon
 
 
 class Analyzer:
@@ -35,7 +36,7 @@ class Analyzer:
         self.brands = {brand.name: brand for brand in brands}
         self._matcher: BrandMatcher | None = None
         self._models_lock = threading.Lock()
-        self._models_loaded = False
+        self._models_loaded: frozenset[str] = frozenset()  # languages whose model is loaded
 
     @property
     def matcher(self) -> BrandMatcher:
@@ -49,21 +50,25 @@ class Analyzer:
                     self._matcher = BrandMatcher(list(self.brands.values()))
         return self._matcher
 
-    def _load_models(self) -> None:
-        """Load the sentiment models once, before any worker uses them.
+    def _load_model(self, language: str | None) -> None:
+        """Load ``language``'s sentiment model once, before any worker uses it.
 
-        They are cached lazily without a lock: 32 workers finding their first mention at
-        once each built their own copy (1.4 GB peak instead of 180 MB, bench/scale.py).
-        The language identifier (py3langid, ~28 MB and 0.1 s to load) waits for the first
-        text whose language the stop-word vote leaves open: see ``language.detect_language``.
+        The models are cached lazily without a lock: 32 workers finding their first mention at
+        once each built their own copy (1.4 GB peak instead of 180 MB, bench/scale.py).  One
+        language at a time: a deployment whose feeds are all French never loads the English
+        model and VADER, nor the Arabic model (~10 MB each).  The language identifier
+        (py3langid, ~28 MB) likewise waits for the first text whose language the stop-word
+        vote leaves open: see ``language.detect_language``.
         """
+        if language in self._models_loaded or language not in _MODEL_LANGUAGES:
+            return
         from .sentiment import score_sentiment
 
         with self._models_lock:
-            if not self._models_loaded:
-                for language in ("fr", "en", "ar"):
-                    score_sentiment("ok", language)
-                self._models_loaded = True
+            if language not in self._models_loaded:
+                score_sentiment("ok", language)
+                # A new set, swapped in whole: readers without the lock see the old or the new.
+                self._models_loaded = self._models_loaded | {language}
 
     def find(self, title: str, summary: str, content: str) -> tuple[str, list[Hit]]:
         """The text the article is matched on, and its brand hits (cheap when there are none)."""
@@ -80,8 +85,6 @@ class Analyzer:
         it names (none when there are no hits)."""
         if not hits:
             return None, ()
-        if not self._models_loaded:
-            self._load_models()
         from .language import detect_language
         from .match import make_snippet, sentiment_context
         from .sentiment import score_sentiment
@@ -95,7 +98,10 @@ class Analyzer:
                 terms[hit.brand].append(hit.matched)
         mentions = []
         for name, hit in first.items():
-            sentiment = score_sentiment(sentiment_context(text, hit, hits), language)
+            context = sentiment_context(text, hit, hits)
+            scored_as = language or detect_language(context)  # as score_sentiment would
+            self._load_model(scored_as)
+            sentiment = score_sentiment(context, scored_as)
             mentions.append(
                 MentionRecord(
                     brand=name,

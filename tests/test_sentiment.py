@@ -261,3 +261,31 @@ def test_french_plural_and_feminine_forms_read_as_their_base(form: str, base: st
     # "des prestations nulles" counted for nothing.
     assert lexicon_scores(f"des produits {form}", "fr")[:2] == lexicon_scores(base, "fr")[:2]
     assert lexicon_scores(base, "fr")[:2] != (0, 0)
+
+
+def test_only_the_languages_met_load_their_model() -> None:
+    """A French mention loads the French model only: not the English one and VADER, not the
+    Arabic one (~10 MB each). In a new interpreter, where no other test loaded them."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from ereputation.config import Brand\n"
+        "from ereputation.judge import Analyzer\n"
+        "from ereputation import sentiment\n"
+        "a = Analyzer([Brand('Atlas Télécom')])\n"
+        'text, hits = a.find("Atlas Télécom annonce une hausse de 12 % de son chiffre '
+        "d'affaires, selon le communiqué publié lundi.\", '', '')\n"
+        "language, mentions = a.mentions('https://x.ma/a', text, hits, None)\n"
+        "print(language, mentions[0].label, sentiment._model.cache_info().currsize,\n"
+        "      'vaderSentiment' in sys.modules)\n"
+        "text, hits = a.find('Atlas Télécom profits soared to a record this year', '', '')\n"
+        "language, mentions = a.mentions('https://x.ma/b', text, hits, None)\n"
+        "print(language, mentions[0].label, sentiment._model.cache_info().currsize)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[0] == "fr positive 1 False"
+    assert out[1] == "en positive 2"
