@@ -78,9 +78,10 @@ def brand_history(
 
 
 def monitoring_since(db: Database, now: datetime) -> datetime | None:
-    """When monitoring began, as the baseline at ``now`` needs it.
+    """When monitoring began (first item seen or mention found), as the baseline at ``now``
+    needs it.
 
-    The exact moment reads every seen item (``queries.monitoring_since``).  The baseline only
+    The exact moment reads every seen item (``queries.first_seen_at``).  The baseline only
     asks whether each of its slots began after it, so once the first mention (an index away)
     is older than every slot, that moment gives the same answer.
     """
@@ -89,7 +90,7 @@ def monitoring_since(db: Database, now: datetime) -> datetime | None:
     first = queries.first_found_at(db)
     if first is not None and first <= now - WINDOW * (BASELINE_DAYS + 1):
         return first
-    return queries.monitoring_since(db)
+    return min((m for m in (queries.first_seen_at(db), first) if m is not None), default=None)
 
 
 def check_and_alert(config: Config, db: Database, now: datetime) -> list[Signal]:

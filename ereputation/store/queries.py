@@ -173,18 +173,13 @@ def first_found_at(db: Database) -> datetime | None:
     return parse_ts(value) if value else None
 
 
-def monitoring_since(db: Database) -> datetime | None:
-    """When the daemon started storing anything (first item seen or mention found).
+def first_seen_at(db: Database) -> datetime | None:
+    """When the first item that named no brand was seen.
 
     Reads every seen item (no index on ``seen_at``: one would cost every stored item a write):
-    43 ms at 580,000; callers that only compare it with a recent moment ask
-    ``first_found_at`` first."""
-    values = [
-        db.execute("SELECT min(seen_at) FROM seen_items").fetchone()[0],
-        db.execute("SELECT min(found_at) FROM mentions").fetchone()[0],
-    ]
-    moments = [parse_ts(value) for value in values if value]
-    return min(moments) if moments else None
+    43 ms at 580,000; ``alerting.monitoring_since`` asks ``first_found_at`` first."""
+    value = db.execute("SELECT min(seen_at) FROM seen_items").fetchone()[0]
+    return parse_ts(value) if value else None
 
 
 def story_articles(db: Database, story_ids: Iterable[int]) -> list[Row]:
