@@ -101,7 +101,8 @@ class Analyzer:
             context = sentiment_context(text, hit, hits)
             scored_as = language or detect_language(context)  # as score_sentiment would
             self._load_model(scored_as)
-            sentiment = score_sentiment(context, scored_as)
+            # Unknown: score_sentiment would only detect it again, and give None.
+            sentiment = score_sentiment(context, scored_as) if scored_as else None
             mentions.append(
                 MentionRecord(
                     brand=name,
