@@ -61,8 +61,7 @@ def main() -> None:
     langid_table.write_scores(digest, _LANGUAGES, labels, priors, scores, buffer)
     SCORES_OUT.write_bytes(gzip.compress(buffer.getvalue(), compresslevel=9, mtime=0))
     shipped = langid_table.read_scores(digest, _LANGUAGES)
-    assert shipped is not None and shipped[0] == labels
-    assert shipped[1].tobytes() == priors.tobytes() and shipped[2].tobytes() == scores.tobytes()
+    assert shipped == langid_table.Scores.from_arrays(labels, priors, scores)
     print(
         f"{SCORES_OUT.relative_to(ROOT)}: {len(labels)} languages × {scores.shape[0]} "
         f"features, {SCORES_OUT.stat().st_size} bytes, bit for bit the model's"

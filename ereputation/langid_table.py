@@ -1,54 +1,83 @@
-"""py3langid's model in a sixth of its memory: its feature trie as a dict, not a 37 MB table.
+"""py3langid's model for our languages, read without its 37 MB table and without NumPy.
 
 py3langid counts byte n-gram features by walking a DFA (Aho-Corasick) whose transition table
-(``tk_nextmove``, 9.7 M entries) is most of the +52 MB it costs the daemon, which would
-otherwise stay under its 150 MB budget.  A state of that automaton stands for one string (a
-prefix of a feature, at most 6 bytes); the state reached after a byte is the longest suffix
-of the text so far that is such a string.  So a dict from those 104,583 strings to the
-feature each one emits, and a walk that tries the suffixes longest first, count exactly the
-same features: ~11 MB instead of ~50, at ~80 µs instead of ~35 µs for a 100-byte text, paid
-only by the texts the stop-word vote leaves open.
+(``tk_nextmove``, 9.7 M entries) is most of the +52 MB it costs, then scores them with NumPy.
+A state of that automaton stands for one string (a prefix of a feature, at most 6 bytes); the
+state reached after a byte is the longest suffix of the text so far that is such a string.
+So the 104,583 strings, each with the feature it emits, and a walk that tries the suffixes
+longest first count exactly the same features.  They are kept as two flat arrays (each
+string as one sorted integer, found by bisection): 1.3 MB, where a dict of them took 21 MB.
+
+The scores are naive Bayes: a prior per language plus, for each feature seen, the log of
+its count plus one times that feature's row of weights.  With 13 languages that is a few
+hundred multiplications per text, done here in plain Python (``NaiveBayes``), so the feed
+reader never imports NumPy (~14 MB): py3langid only loads for the texts that the stop-word
+vote leaves open (language.py), and its answers are the same (a test compares them).
 
 The strings are derived once from the installed model by ``bench/langid_table.py`` and
-shipped as ``data/langid/trie.bin.gz`` (~0.5 MB), with the SHA-256 of the model file they
-come from (py3langid is BSD-licensed; so is this derived table).  When the installed model
-is another one, ``load`` uses py3langid's own walk over its transition table instead.
-The scores (naive Bayes weights and priors) of our languages are shipped too, as
-``data/langid/scores.bin.gz`` (~0.6 MB, the same model's columns, bit for bit): reading them
-from the installed model means decompressing its whole 28 MB score table first, ~0.5 s of
-CPU at every start of a feed reader.  Without a match, they are read from the model.
+shipped as ``data/langid/trie.bin.gz``, with the SHA-256 of the model file they come from
+(py3langid is BSD-licensed; so is this derived table).  The scores of our languages are
+shipped too, as ``data/langid/scores.bin.gz`` (~0.6 MB, the same model's columns, bit for
+bit): reading them from the installed model means decompressing its whole 28 MB score table
+first, ~0.5 s of CPU at every start of a feed reader.  When the installed model is another
+one, ``load`` falls back to py3langid's own walk over its transition table, read in chunks.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.util
 import io
 import json
+import math
+import struct
 import sys
+import unicodedata
 import zipfile
 from array import array
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import resources
-from itertools import accumulate, pairwise
+from operator import itemgetter, mul
 from pathlib import Path
 from typing import Any
 
 TABLE = "data/langid/trie.bin.gz"
 SCORES = "data/langid/scores.bin.gz"
 MAX_DEPTH = 6  # the longest string of a state, checked when the table is read
+_LAYOUT = "sorted keys"  # trie.bin.gz's layout: sorted uint64 keys, then int32 features
 
 
 def model_path() -> Path:
-    from py3langid.langid import MODEL_DIR, MODEL_FILE
-
-    return Path(MODEL_DIR) / MODEL_FILE
+    """py3langid's model file (its ``MODEL_DIR / MODEL_FILE``), found without importing
+    py3langid, which imports NumPy."""
+    spec = importlib.util.find_spec("py3langid")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("py3langid is not installed: pip install py3langid")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "model.npz.xz"
 
 
 def model_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    with path.open("rb") as model:
+        return hashlib.file_digest(model, "sha256").hexdigest()
+
+
+def string_key(string: bytes) -> int:
+    """One integer per state string: its bytes, then its length in the low 3 bits."""
+    return int.from_bytes(string, "big") << 3 | len(string)
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureTrie:
+    """The DFA's state strings as sorted ``string_key``s, and the feature each emits (-1:
+    none).  A string that is not a state is absent."""
+
+    keys: array[int]
+    features: array[int]
 
 
 def write_table(identifier: Any, digest: str, out: io.BufferedIOBase) -> int:
@@ -69,17 +98,18 @@ def write_table(identifier: Any, digest: str, out: io.BufferedIOBase) -> int:
                 queue.append(following)
     if len(names) != len(outputs):
         raise ValueError(f"{len(outputs) - len(names)} states cannot be reached")
-    order = sorted(names)
-    header = json.dumps({"model_sha256": digest, "states": len(order)}).encode() + b"\n"
-    out.write(header)
-    out.write(bytes(len(names[state]) for state in order))
-    out.write(array("i", (outputs[state] for state in order)).tobytes())
-    out.write(b"".join(names[state] for state in order))
-    return len(order)
+    if max(map(len, names.values())) > MAX_DEPTH:
+        raise ValueError(f"a state string is longer than {MAX_DEPTH} bytes")
+    rows = sorted((string_key(name), int(outputs[state])) for state, name in names.items())
+    header = {"model_sha256": digest, "states": len(rows), "layout": _LAYOUT}
+    out.write(json.dumps(header).encode() + b"\n")
+    out.write(struct.pack(f"<{len(rows)}Q", *map(itemgetter(0), rows)))
+    out.write(struct.pack(f"<{len(rows)}i", *map(itemgetter(1), rows)))
+    return len(rows)
 
 
-def read_table(digest: str) -> dict[bytes, int] | None:
-    """The shipped string → feature table, or None when it was made from another model."""
+def read_table(digest: str) -> FeatureTrie | None:
+    """The shipped table, or None when it was made from another model."""
     raw = resources.files("ereputation").joinpath(TABLE).read_bytes()
     data = gzip.decompress(raw)
     end = data.index(b"\n")
@@ -87,14 +117,19 @@ def read_table(digest: str) -> dict[bytes, int] | None:
     if header.get("model_sha256") != digest:
         return None
     count = int(header["states"])
-    lengths = data[end + 1 : end + 1 + count]
-    features = array("i")
-    features.frombytes(data[end + 1 + count : end + 1 + 5 * count])
-    blob = data[end + 1 + 5 * count :]
-    if max(lengths) > MAX_DEPTH or sum(lengths) != len(blob):
+    keys, features = array("Q"), array("i")
+    if header.get("layout") != _LAYOUT or keys.itemsize != 8 or features.itemsize != 4:
+        return None
+    keys.frombytes(data[end + 1 : end + 1 + 8 * count])
+    features.frombytes(data[end + 1 + 8 * count :])
+    if sys.byteorder == "big":
+        keys.byteswap()
+        features.byteswap()
+    ordered = all(map(int.__lt__, keys, keys[1:]))  # bisection needs it
+    too_long = any(key & 7 > MAX_DEPTH for key in keys)
+    if len(keys) != count or len(features) != count or not ordered or too_long:
         raise ValueError(f"{TABLE} is damaged")
-    keys = [blob[a:b] for a, b in pairwise(accumulate(lengths, initial=0))]
-    return dict(zip(keys, features, strict=True))
+    return FeatureTrie(keys, features)
 
 
 def write_scores(
@@ -109,11 +144,26 @@ def write_scores(
     out.write(scores.astype("<f2").tobytes(order="C"))
 
 
-def read_scores(digest: str, languages: Sequence[str]) -> tuple[list[str], Any, Any] | None:
-    """(labels, priors, scores) as ``load`` reads them from the model, or None when the
-    shipped file was made from another model or for other languages."""
-    import numpy as np
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """Our languages' naive Bayes priors and, per feature, one row of weights (little-endian
+    float16, one per label): the model's own numbers, as scores.bin.gz ships them."""
 
+    labels: list[str]
+    priors: list[float]
+    weights: bytes
+
+    @classmethod
+    def from_arrays(cls, labels: Sequence[str], priors: Any, scores: Any) -> Scores:
+        """From the model's arrays (``model_columns``): float32 priors, float16 scores."""
+        if priors.dtype.str[1:] != "f4" or scores.dtype.str[1:] != "f2":
+            raise ValueError(f"unexpected score types {priors.dtype}, {scores.dtype}")
+        return cls(list(labels), priors.tolist(), scores.astype("<f2").tobytes(order="C"))
+
+
+def read_scores(digest: str, languages: Sequence[str]) -> Scores | None:
+    """Our languages' scores as ``model_columns`` reads them from the model, or None when the
+    shipped file was made from another model or for other languages."""
     try:
         raw = resources.files("ereputation").joinpath(SCORES).read_bytes()
     except FileNotFoundError:
@@ -126,11 +176,10 @@ def read_scores(digest: str, languages: Sequence[str]) -> tuple[list[str], Any, 
     labels, rows = list(header["labels"]), int(header["rows"])
     width = len(labels)
     start = end + 1 + 4 * width
-    priors = np.frombuffer(data[end + 1 : start], dtype="<f4")
-    scores = np.frombuffer(data[start:], dtype="<f2")
-    if scores.size != rows * width:
+    if len(data) - start != 2 * rows * width:
         raise ValueError(f"{SCORES} is damaged")
-    return labels, priors, scores.reshape(rows, width)
+    priors = list(struct.unpack(f"<{width}f", data[end + 1 : start]))
+    return Scores(labels, priors, data[start:])
 
 
 def model_columns(languages: Sequence[str]) -> tuple[list[str], Any, Any]:
@@ -146,23 +195,69 @@ def _columns(data: Any, languages: Sequence[str]) -> tuple[list[str], Any, Any]:
     return [classes[i] for i in keep], data["pc"][keep], read_columns(data.zip, "ptc.npy", keep)
 
 
-def feature_counts(table: dict[bytes, int], text: bytes) -> Counter[int] | None:
+def feature_counts(trie: FeatureTrie, text: bytes) -> Counter[int] | None:
     """What py3langid's ``visit_counts`` returns for ``text``, without its DFA."""
-    get = table.get
+    keys, features = trie.keys, trie.features
+    count = len(keys)
     found: list[int] = []
-    depth = 0
-    feature = -1
+    depth = at = 0
     for end in range(1, len(text) + 1):
         size = depth + 1 if depth < MAX_DEPTH else MAX_DEPTH
-        while size:
-            feature = get(text[end - size : end], -2)
-            if feature != -2:
+        while size:  # the longest suffix that is a state string
+            key = int.from_bytes(text[end - size : end], "big") << 3 | size
+            at = bisect_left(keys, key)
+            if at < count and keys[at] == key:
                 break
             size -= 1
         depth = size
-        if size and feature >= 0:
+        if size and (feature := features[at]) >= 0:
             found.append(feature)
     return Counter(found) if found else None
+
+
+class NaiveBayes:
+    """py3langid's ``LanguageIdentifier(norm_probs=True)`` restricted to our languages, in
+    plain Python: the same features, weights, temperature and softmax (in double precision
+    where py3langid computes in single: probabilities agree to ~1e-6)."""
+
+    def __init__(self, trie: FeatureTrie, scores: Scores) -> None:
+        if len(set(scores.labels)) != len(scores.labels):
+            raise ValueError(f"a language appears twice in {scores.labels}")
+        self.trie, self.scores = trie, scores
+        self._row = struct.Struct(f"<{len(scores.labels)}e")
+
+    def rank(self, text: str) -> list[tuple[str, float]]:
+        """Every language with its probability, likeliest first (ties: the model's order)."""
+        data = _encode(text)
+        visits = feature_counts(self.trie, data)
+        if visits:
+            unpack, weights, size = self._row.unpack_from, self.scores.weights, self._row.size
+            counts = [math.log1p(count) for count in visits.values()]
+            rows = [unpack(weights, feature * size) for feature in visits]
+            columns = zip(*rows, strict=True)  # one per language
+            raw = [
+                prior + sum(map(mul, counts, column))
+                for prior, column in zip(self.scores.priors, columns, strict=True)
+            ]
+        else:  # no feature: every language alike, as py3langid abstains
+            raw = [0.0] * len(self.scores.labels)
+        # py3langid's temperature: the square root of the length keeps long texts calibrated.
+        scaled = [value / math.sqrt(len(data) or 1) for value in raw]
+        top = max(scaled)
+        exps = [math.exp(value - top) for value in scaled]
+        total = sum(exps)
+        ranked = zip(self.scores.labels, [value / total for value in exps], strict=True)
+        return sorted(ranked, key=itemgetter(1), reverse=True)
+
+    def classify(self, text: str) -> tuple[str, float]:
+        return self.rank(text)[0]
+
+
+def _encode(text: str) -> bytes:
+    """The bytes py3langid reads for ``text`` (``LanguageIdentifier._encode``)."""
+    if text.isupper():
+        text = text.lower()
+    return unicodedata.normalize("NFC", text).encode("utf8", errors="surrogatepass")
 
 
 @contextmanager
@@ -237,57 +332,40 @@ def read_array(archive: zipfile.ZipFile, member: str) -> array[int]:
 
 
 def load(languages: Sequence[str]) -> Any:
-    """A py3langid ``LanguageIdentifier`` for ``languages`` only, in as little memory as we can.
+    """A language identifier for ``languages`` only: ``rank`` and ``classify`` as py3langid's
+    ``LanguageIdentifier(norm_probs=True)`` restricted to them, in as little memory as we can.
 
     ``LanguageIdentifier.from_model_file`` + ``set_languages`` keeps the scores of all 142
     classes (28 MB) to allow a reset, and holds every table twice while converting: +103 MB
-    at the peak, +74 MB after.  Here only the score columns of ``languages`` are read, and
-    the features are counted with the shipped table (+~28 MB in all); when the installed
-    model is not the one the table was made from, with py3langid's transition table read in
-    chunks (+52 MB).  Same answers either way; a model file laid out differently (another
+    at the peak, +74 MB after.  With the shipped table and scores, ``NaiveBayes`` costs ~4 MB
+    and no NumPy.  When the installed model is not the one the table was made from, only the
+    score columns of ``languages`` are read from it, and its transition table in chunks
+    (+52 MB).  Same answers either way; a model file laid out differently (another
     py3langid) falls back to the library's own loading.
     """
+    try:
+        digest = model_digest(model_path())
+    except FileNotFoundError:
+        digest = ""  # another layout of py3langid: its own loading below
+    trie = read_table(digest)
+    if trie is not None:
+        scores = read_scores(digest, languages)
+        return NaiveBayes(trie, scores or Scores.from_arrays(*model_columns(languages)))
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    digest = model_digest(model_path())
-    found = read_table(digest)
-    shipped = read_scores(digest, languages) if found is not None else None
-    if found is not None and shipped is not None:
-        return _table_identifier(found, *shipped)
     try:
         with _model_npz() as data:
-            labels, priors, scores = _columns(data, languages)
-            if found is None:
-                outputs = array("i", data["out_feat"].astype("<i4").tobytes())
-                rows = read_array(data.zip, "nextmove_row.npy")
-                moves = read_array(data.zip, "nextmove.npy")
-    except (KeyError, ValueError, TypeError):  # not the layout of py3langid 0.4
+            labels, priors, columns = _columns(data, languages)
+            outputs = array("i", data["out_feat"].astype("<i4").tobytes())
+            rows = read_array(data.zip, "nextmove_row.npy")
+            moves = read_array(data.zip, "nextmove.npy")
+    except (FileNotFoundError, KeyError, ValueError, TypeError):  # not py3langid 0.4's layout
         identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
         identifier.set_languages(list(languages))
         return identifier
-    if found is None:
-        identifier = LanguageIdentifier(
-            scores, priors, labels, moves, outputs, norm_probs=True, tk_row=rows
-        )
-        # Its walk only indexes these two: as arrays, 0.8 MB instead of ~14 MB of int objects.
-        identifier._rowbase = array("I", (row << 8 for row in rows))
-        return identifier
-    return _table_identifier(found, labels, priors, scores)
-
-
-def _table_identifier(table: dict[bytes, int], labels: list[str], priors: Any, scores: Any) -> Any:
-    """A py3langid identifier that counts features with ``table`` (no transition table)."""
-    import numpy as np
-    from py3langid.langid import LanguageIdentifier
-
-    class _TableIdentifier(LanguageIdentifier):  # type: ignore[misc]
-        def _raw_score(self, text: bytes) -> Any:
-            visits = feature_counts(table, text)
-            if visits:
-                return self._sparse_score(visits, self.nb_ptc)
-            return np.full(len(self.nb_classes), 0.0, dtype=np.float32)  # norm_probs: abstain
-
-    empty = array("I")
-    return _TableIdentifier(
-        scores, priors, labels, empty, array("i"), norm_probs=True, tk_row=empty
+    identifier = LanguageIdentifier(
+        columns, priors, labels, moves, outputs, norm_probs=True, tk_row=rows
     )
+    # Its walk only indexes these two: as arrays, 0.8 MB instead of ~14 MB of int objects.
+    identifier._rowbase = array("I", (row << 8 for row in rows))
+    return identifier

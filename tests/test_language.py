@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import array
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from conftest import SHARED
@@ -132,9 +135,10 @@ def test_the_slim_model_answers_as_py3langid_restricted_to_the_same_languages(
     shipped_trie: bool, shipped_scores: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``_load_identifier`` keeps only what our 13 languages need: the shipped feature trie
-    (``langid_table``) or, when it was made from another model, py3langid's transition table
-    read in chunks; the shipped score columns, or the model's own.  Either way its answers,
-    probabilities included, are the library's own."""
+    and naive Bayes in plain Python (``langid_table.NaiveBayes``) or, when the trie was made
+    from another model, py3langid's transition table read in chunks; the shipped score
+    columns, or the model's own.  Either way its answers are the library's own, and its
+    probabilities too, to the rounding of py3langid's single-precision sums."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     from ereputation import langid_table
@@ -149,19 +153,51 @@ def test_the_slim_model_answers_as_py3langid_restricted_to_the_same_languages(
     reference.set_languages(list(language._LANGUAGES))
     slim = language._load_identifier()
     assert bool(read) is shipped_trie  # the shipped scores are only for the shipped trie
-    assert isinstance(slim.tk_nextmove, array.array)
-    assert (len(slim.tk_nextmove) == 0) is shipped_trie  # the 37 MB table is not loaded
-    assert slim.nb_ptc.shape[1] == len(language._LANGUAGES) < reference._full_model[0].shape[1]
+    assert isinstance(slim, langid_table.NaiveBayes) is shipped_trie
+    if not shipped_trie:
+        assert isinstance(slim.tk_nextmove, array.array) and len(slim.tk_nextmove) > 0
+        assert slim.nb_ptc.shape[1] == len(language._LANGUAGES)
     texts = [
         line.split("\t")[0]
         for path in sorted((SHARED / "train" / "sentiment").glob("*.tsv"))
         for line in path.read_text(encoding="utf-8").splitlines()[1:400]
     ]
     assert len(texts) > 2000
+    texts += ["", "   ", "OCP", "ATLAS TELECOM RECRUTE", "\udcff broken", "١٢٣ ٤٥٦"]
     for text in texts:
-        ours, theirs = slim.classify(text), reference.classify(text)
-        assert ours[0] == theirs[0], text
-        assert ours[1] == pytest.approx(theirs[1], abs=1e-6), text
+        ours, theirs = slim.rank(text), reference.rank(text)
+        assert ours[0][0] == theirs[0][0], text
+        expected = dict(theirs)
+        assert len(ours) == len(expected)
+        for name, probability in ours:
+            assert probability == pytest.approx(expected[name], abs=3e-5), (text, name)
+        assert slim.classify(text)[0] == reference.classify(text)[0], text
+
+
+def test_language_detection_never_imports_numpy_nor_py3langids_module() -> None:
+    """The feed reader identifies languages with the shipped table (langid_table.NaiveBayes):
+    NumPy (~14 MB) is for the daemon's story index, not for every reader process."""
+    script = (
+        "import sys\n"
+        "from ereputation import language, langid_table\n"
+        "assert language.detect_language('OCP licencie 300 salariés') == 'fr'\n"
+        "assert language._IDENTIFIER, 'the text was clear to the vote: py3langid not asked'\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'py3langid')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_model_is_found_where_py3langid_reads_it() -> None:
+    """``model_path`` finds the model without importing py3langid (which imports NumPy)."""
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
+
+    from ereputation import langid_table
+
+    assert langid_table.model_path() == Path(MODEL_DIR) / MODEL_FILE
+    assert langid_table.model_path().is_file()
 
 
 def test_the_shipped_scores_are_the_models_columns_bit_for_bit() -> None:
@@ -174,8 +210,8 @@ def test_the_shipped_scores_are_the_models_columns_bit_for_bit() -> None:
     shipped = langid_table.read_scores(digest, language._LANGUAGES)
     assert shipped is not None
     labels, priors, scores = langid_table.model_columns(language._LANGUAGES)
-    assert shipped[0] == labels
-    assert shipped[1].dtype == priors.dtype and shipped[1].tobytes() == priors.tobytes()
-    assert shipped[2].dtype == scores.dtype and shipped[2].tobytes() == scores.tobytes()
+    assert shipped.labels == labels
+    assert shipped.priors == priors.tolist() and priors.dtype.str == "<f4"
+    assert shipped.weights == scores.tobytes() and scores.dtype.str == "<f2"
     assert langid_table.read_scores("another model", language._LANGUAGES) is None
     assert langid_table.read_scores(digest, ("en", "fr")) is None
