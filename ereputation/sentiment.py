@@ -40,6 +40,7 @@ import gzip
 import json
 import math
 import re
+import threading
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
@@ -532,13 +533,26 @@ Sums = tuple[float, float, float, float]  # (Σ idf², Σ idf·w_neg, Σ idf·w_
 
 @dataclass(frozen=True)
 class _Model:
-    terms: dict[str, int]  # word, bigram and negation features ("w:", "b:", "n:") -> offset
-    grams: dict[str, int]  # character n-grams, without their "c:" prefix -> offset
+    """An exported model, laid out for memory: see ``build_model``."""
+
+    terms: dict[int, int]  # hash of a word, bigram or negation feature ("w:", "b:", "n:") -> offset
+    grams: dict[int, int]  # hash of a character n-gram (no "c:" prefix) -> offset
     sums: array[float]  # at each offset, the feature's four ``Sums`` (see ``build_model``)
     dense: tuple[tuple[float, float, float], ...]
     intercept: tuple[float, float, float]
     bias: tuple[float, float, float]  # added to the log-odds at decision time (calibration)
     words: dict[str, Sums] = field(default_factory=dict)  # word -> sums over word_features
+
+
+_OFFSETS: list[int] = []  # 0, 4, 8…: one int object per offset, shared by every model
+_OFFSETS_LOCK = threading.Lock()
+
+
+def _offsets(count: int) -> list[int]:
+    with _OFFSETS_LOCK:
+        if len(_OFFSETS) < count:
+            _OFFSETS.extend(range(4 * len(_OFFSETS), 4 * count, 4))
+        return _OFFSETS[:count]
 
 
 def build_model(data: dict[str, Any]) -> _Model:
@@ -549,19 +563,28 @@ def build_model(data: dict[str, Any]) -> _Model:
     three times faster than an object of 40,000 small lists, and loading the models is paid
     at every start of a feed reader.  A feature occurrence adds idf² to the squared norm and
     idf·weight to each class, so those are what is kept: four unboxed doubles per feature in
-    one array, found through the feature's offset.  As a tuple of four float objects per
-    feature, the three models took 44 MB; this is about half.
+    one array, found through the feature's offset.
+
+    Memory decides the rest: the three models hold 110,000 features, and a feed reader
+    lives one cycle.  A feature is found by the ``hash`` of its name, not the name (an int
+    of 32 bytes, not a string of 50 to 90): two of our 110,000 names, or a looked-up string
+    and a name, share a 64-bit hash with odds of ~1e-15 per lookup, and the hashes are
+    taken in the process that looks them up.  The offsets are the same int objects in every
+    model.  The three models took 27 MB (44 MB as tuples of four floats per name); they take
+    21 MB (docs/benchmarks.md, fourteenth round).
     """
     names: list[str] = data["features"]
     columns = zip(data["idf"], data["neg"], data["neu"], data["pos"], strict=True)
-    sums = array("d", [v for i, a, b, c in columns for v in (i * i, i * a, i * b, i * c)])
-    terms: dict[str, int] = {}
-    grams: dict[str, int] = {}
-    for offset, name in zip(range(0, len(sums), 4), names, strict=True):
+    sums = array("d", (v for i, a, b, c in columns for v in (i * i, i * a, i * b, i * c)))
+    terms: dict[int, int] = {}
+    grams: dict[int, int] = {}
+    for offset, name in zip(_offsets(len(names)), names, strict=True):
         if name.startswith("c:"):
-            grams[name[2:]] = offset
+            grams[hash(name[2:])] = offset
         else:
-            terms[name] = offset
+            terms[hash(name)] = offset
+    if len(terms) + len(grams) != len(names):
+        raise ValueError("two features of the model share a hash: load it by name")
     return _Model(
         terms=terms,
         grams=grams,
@@ -590,7 +613,7 @@ def _model(language: str) -> _Model | None:
 def _word_sums(model: _Model, word: str) -> Sums:
     """Σ over ``word_features(word)``, without building the feature names."""
     sums = model.sums
-    at = model.terms.get("w:" + word)
+    at = model.terms.get(hash("w:" + word))
     if at is None:
         sq = a = b = c = 0.0
     else:
@@ -599,7 +622,7 @@ def _word_sums(model: _Model, word: str) -> Sums:
     padded = f"<{word}>"
     for n in _CHAR_NGRAMS:
         for j in range(len(padded) - n + 1):
-            at = grams.get(padded[j : j + n])
+            at = grams.get(hash(padded[j : j + n]))
             if at is not None:
                 sq += sums[at]
                 a += sums[at + 1]
@@ -614,7 +637,7 @@ def model_probabilities(model: _Model, text: str, language: str) -> tuple[float,
     sq = a = b = c = 0.0
     terms, table = model.terms, model.sums
     for name in context:
-        at = terms.get(name)
+        at = terms.get(hash(name))
         if at is not None:
             sq += table[at]
             a += table[at + 1]
