@@ -126,7 +126,11 @@ def normalise_words(text: str, limit: int | None = None) -> list[str]:
 
 
 def _token_words(token: str) -> tuple[str, ...]:
-    return tuple(_content_words(token.translate(_NORMALISATION)))
+    """A word equal to its token is kept as the token itself: the memo holds one string
+    for both (most tokens of a news text are already lower-case words)."""
+    return tuple(
+        token if word == token else word for word in _content_words(token.translate(_NORMALISATION))
+    )
 
 
 _TOKEN_WORDS = TokenMemo(_token_words)  # ~10 MB when full
