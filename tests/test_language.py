@@ -126,6 +126,25 @@ def test_model_is_loaded_once_whatever_the_number_of_threads(monkeypatch) -> Non
     assert set(results) == {"fr"}
 
 
+def test_a_huge_unclear_text_is_identified_on_its_beginning(monkeypatch) -> None:
+    """py3langid's walk is plain Python here (~2 µs a byte): a hostile feed's megabyte of
+    letters that the stop-word vote leaves open must not cost seconds.  Its beginning
+    decides, as it would for a text of that length."""
+    real = language._identifier()
+    read: list[int] = []
+
+    class Spy:
+        def rank(self, text: str) -> list[tuple[str, float]]:
+            read.append(len(text))
+            return real.rank(text)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(language, "_IDENTIFIER", [Spy()])
+    huge = "Los trabajadores de la empresa anunciaron una huelga indefinida. " * 40_000
+    assert detect_language(huge) is None  # Spanish, sure of itself: not one of ours
+    assert read == [language.IDENTIFIED_CHARS]
+    assert detect_language(huge[: language.IDENTIFIED_CHARS]) is None
+
+
 @pytest.mark.parametrize(
     ("shipped_trie", "shipped_scores"),
     [(True, True), (True, False), (False, False)],
