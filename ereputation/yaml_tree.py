@@ -33,8 +33,6 @@ _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MERGE = "tag:yaml.org,2002:merge"
-_SEQ = "tag:yaml.org,2002:seq"
-_MAP = "tag:yaml.org,2002:map"
 _BINARY = "tag:yaml.org,2002:binary"
 
 # (tag, pattern, first characters) in the order they are tried: ruamel.yaml's YAML 1.2 table,
@@ -83,14 +81,11 @@ _TIMESTAMP_PARTS = re.compile(
 _ALIAS_EXPANSION_MAX = 1_000_000
 
 
-def _resolve(kind: Any, value: str | None, implicit: Any) -> str:
-    """The tag of an untagged node: YAML 1.2 meanings for plain scalars, text for quoted ones.
+def _resolve(value: str, implicit: tuple[bool, bool]) -> str:
+    """The tag of an untagged scalar: YAML 1.2 meanings when plain, text when quoted.
 
-    libyaml calls this for every node without an explicit tag (``implicit`` is (plain,
-    quoted) for a scalar, a bool for a collection).
+    ``implicit`` is the scalar event's (plain, quoted) pair.
     """
-    if value is None:
-        return _SEQ if kind.id == "sequence" else _MAP
     if implicit[0]:
         for tag, pattern in _IMPLICIT.get(value[:1], ()):
             if pattern.match(value):
@@ -100,46 +95,27 @@ def _resolve(kind: Any, value: str | None, implicit: Any) -> str:
 
 @functools.cache
 def _yaml_loader() -> Any:
-    """A loader class composing with libyaml (C), or PyYAML's pure-Python stages without it.
+    """A parser class reading with libyaml (C), or PyYAML's pure-Python stages without it.
 
-    Imported on first use: commands that never read feeds.yaml do not pay for PyYAML.
+    Only its events are read (``_TreeBuilder``).  Imported on first use: commands that never
+    read feeds.yaml do not pay for PyYAML.
     """
     import yaml
-
-    class Resolve:
-        resolve = staticmethod(_resolve)
-
-        def descend_resolver(self, parent: Any, index: Any) -> None:
-            pass
-
-        def ascend_resolver(self) -> None:
-            pass
 
     try:
         from yaml.cyaml import CParser
     except ImportError:  # a PyYAML built without libyaml: slower, same answers
         pass
     else:
+        return CParser
 
-        class CLoader(CParser, Resolve):  # type: ignore[misc, unused-ignore]
-            pass
-
-        return CLoader
-
-    class PyLoader(  # type: ignore[misc, unused-ignore]
-        yaml.reader.Reader,
-        yaml.scanner.Scanner,
-        yaml.parser.Parser,
-        yaml.composer.Composer,
-        Resolve,
-    ):
+    class PyParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):  # type: ignore[misc, unused-ignore]
         def __init__(self, stream: str) -> None:
             yaml.reader.Reader.__init__(self, stream)
             yaml.scanner.Scanner.__init__(self)
             yaml.parser.Parser.__init__(self)
-            yaml.composer.Composer.__init__(self)
 
-    return PyLoader
+    return PyParser
 
 
 class YamlProblem(Exception):
@@ -232,135 +208,256 @@ class Tagged:
     value: str
 
 
+class _Node:
+    """What the tree keeps of a node while its file is read, and of an anchored one after.
+
+    An alias stands for its anchor's node, as in YAML's graph: a problem found through an
+    alias is reported where the anchored node starts, as composing the graph did.
+    """
+
+    __slots__ = ("value", "kind", "tag", "mark", "size", "done", "children")
+
+    def __init__(self, value: Any, kind: str, tag: str | None, mark: Any, size: int) -> None:
+        self.value = value
+        self.kind = kind  # "scalar", "sequence" or "mapping"
+        self.tag = tag  # a scalar's resolved tag (``<<`` is a merge key), None for collections
+        self.mark = mark
+        self.size = size  # values it holds, aliases expanded
+        self.done = kind == "scalar"  # a list or mapping is done at its end event
+        self.children: list[_Node] | None = None  # a list's items, kept when it may be merged
+
+
+class _Open:
+    """A list or mapping whose events are still arriving."""
+
+    __slots__ = ("node", "places", "anchor", "key", "key_node", "merges", "keep")
+
+    def __init__(self, node: _Node, places: Any, anchor: str | None, keep: bool) -> None:
+        self.node = node
+        self.places = places
+        self.anchor = anchor
+        self.key: Any = _NO_KEY  # a mapping's key waiting for its value
+        self.key_node: _Node | None = None
+        self.merges: list[_Node] = []  # a mapping's ``<<`` values, merged at its end
+        self.keep = keep  # a list that may be merged: its items' nodes are kept
+
+
+_NO_KEY = object()
+
+
 class _TreeBuilder:
-    """Turns libyaml's node graph into dicts, lists and scalars, each collection built once.
+    """Builds the tree from libyaml's parse events, one node at a time.
+
+    The events are read as they come, not composed into YAML's node graph first: that graph
+    kept two marks and a node per scalar, ~3.7 KB per source of a 10,000-source feeds.yaml
+    (37 MB at the peak, of which the daemon kept ~8 MB: docs/benchmarks.md, fourteenth
+    round).  The loop keeps its own stack, so no depth reaches Python's recursion limit.
 
     An alias yields the very object its anchor did, so the tree costs what the text does;
     what aliases would repeat if expanded is counted, and an alias bomb or an alias to a
     collection that contains it is a ``YamlProblem``, never a hang.
     """
 
-    def __init__(self, starts: list[int] | None) -> None:
+    def __init__(self, starts: list[int] | None, *, version: bool, depth: bool) -> None:
         self.starts = starts  # see _line_starts
-        self.built: dict[Any, Any] = {}  # collection node -> its value
-        self.unfinished: set[Any] = set()  # collection nodes being built (a cycle if met)
-        self.sizes: dict[Any, int] = {}  # node -> values it holds, aliases expanded
+        self.version = version  # refuse a %YAML directive other than 1.2
+        self.depth = depth  # refuse nesting past _MAX_DEPTH (a libyaml that does not)
+        self.anchors: dict[str, _Node] = {}
         self.repeated = 0  # values repeated through aliases so far
 
-    def value(self, node: Any) -> Any:
+    def document(self, loader: Any) -> Any:
+        """The single document's tree, None for an empty stream (``get_single_node``)."""
+        import yaml
+
+        loader.get_event()  # the stream's start
+        if loader.check_event(yaml.StreamEndEvent):
+            return None
+        start = loader.get_event()
+        if self.version and start.version and start.version != (1, 2):
+            major, minor = start.version
+            raise YamlProblem.at(
+                start.start_mark,
+                self.starts,
+                f"%YAML {major}.{minor} is not supported: "
+                "remove the line, feeds.yaml is read as YAML 1.2",
+            )
+        root = self.root(loader)
+        loader.get_event()  # the document's end
+        if not loader.check_event(yaml.StreamEndEvent):
+            event = loader.get_event()
+            raise yaml.composer.ComposerError(
+                "expected a single document in the stream", None,
+                "but found another document", event.start_mark,
+            )  # fmt: skip
+        return root
+
+    def root(self, loader: Any) -> Any:
+        import yaml
+
+        scalar, alias = yaml.ScalarEvent, yaml.AliasEvent
+        opening = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+        stack: list[_Open] = []
+        while True:
+            event = loader.get_event()
+            kind = type(event)
+            if kind is scalar or isinstance(event, scalar):
+                node = self.scalar(event)
+            elif kind is alias or isinstance(event, alias):
+                node = self.alias(event)
+            elif isinstance(event, opening):
+                stack.append(self.open(event, stack))
+                continue
+            else:  # the end of the innermost list or mapping
+                node = self.close(stack.pop())
+            if not stack:
+                return node.value
+            self.add(stack[-1], node)
+
+    def anchored(self, anchor: str | None, node: _Node, mark: Any) -> None:
+        if anchor is None:
+            return
+        if anchor in self.anchors:
+            import yaml
+
+            raise yaml.composer.ComposerError(
+                f"found duplicate anchor {anchor!r}; first occurrence",
+                self.anchors[anchor].mark, "second occurrence", mark,
+            )  # fmt: skip
+        self.anchors[anchor] = node
+
+    def scalar(self, event: Any) -> _Node:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = _resolve(event.value, event.implicit)
+        value = event.value if tag == _STR else self.meaning(tag, event.value, event.start_mark)
+        node = _Node(value, "scalar", tag, event.start_mark, 1)
+        self.anchored(event.anchor, node, event.start_mark)
+        return node
+
+    def alias(self, event: Any) -> _Node:
+        node = self.anchors.get(event.anchor)
+        if node is None:
+            import yaml
+
+            raise yaml.composer.ComposerError(
+                None, None, f"found undefined alias {event.anchor!r}", event.start_mark
+            )
+        if node.kind != "scalar":
+            if not node.done:
+                raise YamlProblem.at(
+                    node.mark,
+                    self.starts,
+                    "an alias refers to the list or mapping that contains it (a loop)",
+                )
+            self.repeated += node.size
+            if self.repeated > _ALIAS_EXPANSION_MAX:
+                raise YamlProblem.at(
+                    node.mark,
+                    self.starts,
+                    f"aliases repeat more than {_ALIAS_EXPANSION_MAX:,} values "
+                    "(an alias bomb?): write the values out or reuse fewer",
+                )
+        return node
+
+    def open(self, event: Any, stack: list[_Open]) -> _Open:
         """A tag on a list or mapping is ignored (``!!str {a: 1}`` is a mapping), as it was."""
-        kind = node.id
-        if kind == "scalar":
-            return node.value if node.tag == _STR else self.scalar(node)
-        if node in self.built:
-            return self.alias(node)
-        if kind == "mapping":
-            return self.mapping(node)
-        return self.sequence(node)
+        import yaml
 
-    def alias(self, node: Any) -> Any:
-        if node in self.unfinished:
-            raise YamlProblem.at(
-                node.start_mark,
-                self.starts,
-                "an alias refers to the list or mapping that contains it (a loop)",
-            )
-        self.repeated += self.size(node)
-        if self.repeated > _ALIAS_EXPANSION_MAX:
-            raise YamlProblem.at(
-                node.start_mark,
-                self.starts,
-                f"aliases repeat more than {_ALIAS_EXPANSION_MAX:,} values "
-                "(an alias bomb?): write the values out or reuse fewer",
-            )
-        return self.built[node]
+        if self.depth and len(stack) >= _MAX_DEPTH:
+            raise YamlProblem.at(event.start_mark, self.starts, "exceeded maximum nesting depth")
+        mark, starts = event.start_mark, self.starts
+        value: _YamlMapping | _YamlList
+        places: Any
+        if isinstance(event, yaml.MappingStartEvent):
+            value, places = _YamlMapping(), {}
+            node = _Node(value, "mapping", None, mark, 0)
+        else:
+            value, places = _YamlList(), []
+            node = _Node(value, "sequence", None, mark, 0)
+        value.lc = _LineCol(*_place(mark, starts), places)
+        self.anchored(event.anchor, node, mark)
+        parent = stack[-1] if stack else None
+        merged = parent is not None and parent.key is _MERGE_KEY  # a list of mappings to merge
+        return _Open(node, places, event.anchor, keep=merged or event.anchor is not None)
 
-    def size(self, node: Any) -> int:
-        if node.id == "scalar":
-            return 1
-        if node not in self.sizes:
-            children = node.value if node.id == "sequence" else [n for kv in node.value for n in kv]
-            self.sizes[node] = 1 + sum(self.size(child) for child in children)
-        return self.sizes[node]
+    def add(self, into: _Open, child: _Node) -> None:
+        collection = into.node
+        collection.size += child.size
+        start = child.mark
+        place = (start.line, start.column) if self.starts is None else _place(start, self.starts)
+        if collection.kind == "sequence":
+            into.places.append(place)
+            collection.value.append(child.value)
+            if into.keep:
+                if collection.children is None:
+                    collection.children = []
+                collection.children.append(child)
+            return
+        if into.key is _NO_KEY:  # child is a key
+            if child.tag == _MERGE:
+                into.key = _MERGE_KEY
+                return
+            key = self.key(child)
+            places = into.places
+            if key in places:
+                raise YamlProblem.at(
+                    start,
+                    self.starts,
+                    f"found duplicate key {_short(key)} (first on line {places[key][0] + 1})",
+                )
+            places[key] = place
+            into.key = key
+            return
+        if into.key is _MERGE_KEY:
+            into.merges.append(child)
+        else:
+            collection.value[into.key] = child.value
+        into.key = _NO_KEY
 
-    def sequence(self, node: Any) -> list[Any]:
-        items = _YamlList()
-        starts = self.starts
-        places: list[tuple[int, int]] = []
-        items.lc = _LineCol(*_place(node.start_mark, starts), places)
-        self.built[node] = items
-        self.unfinished.add(node)
-        for child in node.value:
-            start = child.start_mark
-            places.append((start.line, start.column) if starts is None else _place(start, starts))
-            items.append(self.value(child))
-        self.unfinished.discard(node)
-        return items
-
-    def mapping(self, node: Any) -> dict[Any, Any]:
+    def close(self, done: _Open) -> _Node:
         """Own keys first, in file order, then keys merged by ``<<`` that are not already set.
 
         The earlier of several merged mappings wins, as YAML's merge key says.
         """
-        result = _YamlMapping()
-        starts = self.starts
-        places: dict[Any, tuple[int, int]] = {}
-        result.lc = _LineCol(*_place(node.start_mark, starts), places)
-        self.built[node] = result
-        self.unfinished.add(node)
-        merges = []
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
-                merges.append(value_node)
-                continue
-            key = self.key(key_node)
-            start = key_node.start_mark
-            if key in places:
-                raise YamlProblem.at(
-                    start,
-                    starts,
-                    f"found duplicate key {_short(key)} (first on line {places[key][0] + 1})",
-                )
-            places[key] = (start.line, start.column) if starts is None else _place(start, starts)
-            result[key] = self.value(value_node)
-        for value_node in merges:
-            for merged in self.merged(value_node):
+        node = done.node
+        for merge in done.merges:
+            for merged in self.merged(merge):
                 for key, value in merged.items():
-                    result.setdefault(key, value)
-        self.unfinished.discard(node)
-        return result
+                    node.value.setdefault(key, value)
+        node.size += 1  # itself
+        node.done = True  # an alias to it is no longer a loop
+        return node
 
-    def merged(self, node: Any) -> list[dict[Any, Any]]:
-        if node.id == "sequence":
-            sources = [(self.value(child), child) for child in node.value]
+    def merged(self, node: _Node) -> list[dict[Any, Any]]:
+        if node.kind == "sequence":
+            sources = node.children or []
             kind = "a mapping"
         else:
-            sources = [(self.value(node), node)]
+            sources = [node]
             kind = "a mapping or list of mappings"
-        for value, child in sources:
-            if not isinstance(value, dict):
+        for source in sources:
+            if source.kind != "mapping":
                 raise YamlProblem.at(
-                    child.start_mark,
+                    source.mark,
                     self.starts,
-                    f"expected {kind} for merging (<<), but found {child.id}",
+                    f"expected {kind} for merging (<<), but found {source.kind}",
                 )
-        return [value for value, _ in sources]
+        return [source.value for source in sources]
 
-    def key(self, node: Any) -> Any:
+    def key(self, node: _Node) -> Any:
         """A key as a hashable value: a list or mapping used as a key becomes a tuple."""
-        key = self.value(node)
+        key = node.value
         if isinstance(key, list | dict | set):
             key = _frozen(key)
         try:
             hash(key)
         except TypeError:
             raise YamlProblem.at(
-                node.start_mark, self.starts, "this key cannot be used as a key"
+                node.mark, self.starts, "this key cannot be used as a key"
             ) from None
         return key
 
-    def scalar(self, node: Any) -> Any:
-        tag, text = node.tag, node.value
+    def meaning(self, tag: str, text: str, mark: Any) -> Any:
         try:
             if tag == _NULL:
                 return None
@@ -378,12 +475,15 @@ class _TreeBuilder:
                 return text
         except (ValueError, TypeError, UnicodeEncodeError, binascii.Error) as err:
             raise YamlProblem.at(
-                node.start_mark,
+                mark,
                 self.starts,
                 f"{_short(text)} is not a valid {tag.rsplit(':', 1)[-1]} ({err}): "
                 "put it in quotes if it is text",
             ) from None
         return Tagged(tag, text)
+
+
+_MERGE_KEY = object()  # a mapping's pending key was ``<<``
 
 
 def _short(value: Any) -> str:
@@ -458,21 +558,16 @@ def read_tree(text: str) -> Any:
     import yaml
 
     starts = _line_starts(text)
-    version, depth = "%YAML" in text, not _composer_bounds_depth()
-    if version or depth:
-        _check_events(text, starts, version=version, depth=depth)
+    builder = _TreeBuilder(starts, version=True, depth=not _composer_bounds_depth())
     loader = _yaml_loader()(text)
     try:
-        node = loader.get_single_node()
+        return builder.document(loader)
     except yaml.MarkedYAMLError as err:
         raise _from_libyaml(err, text, starts) from None
     except yaml.reader.ReaderError as err:
         raise _from_reader(err, text) from None
     finally:
         loader.dispose()
-    if node is None:
-        return None
-    return _TreeBuilder(starts).value(node)
 
 
 # libyaml 0.2.6 (bundled in PyYAML 6.0.4's wheels) refuses a list or mapping nested deeper
@@ -486,49 +581,13 @@ def _composer_bounds_depth() -> bool:
     """Whether the libyaml in use refuses deep nesting itself (0.2.6 and later)."""
     try:
         from yaml._yaml import get_version
-    except ImportError:  # pure-Python PyYAML: its recursion ends in RecursionError, handled
+    except ImportError:  # pure-Python PyYAML: _TreeBuilder bounds it
         return False
     return bool(get_version() >= (0, 2, 6))
 
 
-def _check_events(text: str, starts: list[int] | None, *, version: bool, depth: bool) -> None:
-    """One walk over the parse events, before composing, for what composing cannot check.
-
-    ``version``: refuse ``%YAML 1.1``, whose meanings (``no`` is false, 0755 is octal) are not
-    read here.  ``depth``: refuse nesting past ``_MAX_DEPTH`` as libyaml 0.2.6 does, for an
-    older libyaml; parsing events is iterative in libyaml, so this walk cannot overflow where
-    composing can (it costs about half of a load, and only runs with such a libyaml).
-    """
-    import yaml
-
-    starts_nesting = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
-    ends_nesting = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
-    level = 0
-    try:
-        for event in yaml.parse(text, Loader=_yaml_loader()):
-            if version and isinstance(event, yaml.DocumentStartEvent):
-                if event.version and event.version != (1, 2):
-                    raise YamlProblem.at(
-                        event.start_mark,
-                        starts,
-                        f"%YAML {event.version[0]}.{event.version[1]} is not supported: "
-                        "remove the line, feeds.yaml is read as YAML 1.2",
-                    )
-                version = False  # the first document's directive is the file's
-                if not depth:
-                    return
-            elif depth and isinstance(event, starts_nesting):
-                level += 1
-                if level > _MAX_DEPTH:
-                    raise YamlProblem.at(event.start_mark, starts, "exceeded maximum nesting depth")
-            elif depth and isinstance(event, ends_nesting):
-                level -= 1
-    except yaml.YAMLError:
-        return  # get_single_node reports the syntax error with its place
-
-
 def _from_libyaml(err: Any, text: str, starts: list[int] | None) -> YamlProblem:
-    """libyaml's error, worded as users saw it from ruamel.yaml (the character, the alias)."""
+    """libyaml's error, worded as users saw it from ruamel.yaml (the character, the anchor)."""
     mark = err.problem_mark or err.context_mark
     problem = (err.problem or err.context or "not valid YAML").strip()
     if mark is None:
@@ -537,10 +596,6 @@ def _from_libyaml(err: Any, text: str, starts: list[int] | None) -> YamlProblem:
     rest = text[mark.index : mark.index + 100].split("\n")[0]
     if problem == "found character that cannot start any token" and rest:
         problem = f"found character {rest[0]!r} that cannot start any token"
-    elif problem == "found undefined alias" and rest.startswith("*"):
-        name = re.match(r"\*([^\s,\[\]{}]+)", rest)
-        if name:
-            problem = f"found undefined alias {name[1]!r}"
     elif problem.startswith("second occurrence") or problem.startswith("second occurence"):
         first = _place(err.context_mark, starts)[0] + 1 if err.context_mark else "?"
         problem = f"found duplicate anchor (first on line {first}): give each anchor its own name"
