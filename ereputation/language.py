@@ -7,17 +7,18 @@
   French — so it is recognised first, from two clues: a hand-written list of frequent Darija
   words (``ereputation/data/arabizi/words.txt``, written for this project) and words that
   mix letters with the digits used for Arabic sounds (2 ء, 3 ع, 5 خ, 7 ح, 8 ه, 9 ق).
-- English and French are told apart by py3langid (a well-kept langid.py: naive Bayes over
-  byte n-grams, offline, ~0.1 ms a text), restricted to the major Latin-script languages so
+- English and French are told apart by py3langid's model (a well-kept langid.py: naive Bayes
+  over byte n-grams, offline; scored in plain Python by ``langid_table``, ~2 µs a byte, the
+  first ``IDENTIFIED_CHARS`` of a text), restricted to the major Latin-script languages so
   that a short headline is not called Luxembourgish; a text in another of those languages
   (German, Spanish, …) is ``None``, as is a text without enough letters.
 - First, though, a **stop-word vote**: news text in French or English says so in its
   function words (``le``, ``de``, ``the``, ``of``…).  With 3 or more stop words at 4 to 1, no
   word of the other Latin-script languages, no Arabic letter and no Darija clue, the vote
-  decides, in about 10 µs instead of py3langid's 100+.  It agrees with py3langid on
+  decides, in about 10 µs instead of py3langid's 200+.  It agrees with py3langid on
   99.9-100 % of the texts it decides in ../shared/eval/sentiment (53-83 % of the French and
   English texts there; the differences are texts py3langid calls ``None``), and it keeps the
-  model (+28 MB, 0.1 s to load: ``langid_table``) out of memory while the texts are clear.
+  model (+10 MB, 0.05 s to load: ``langid_table``) out of memory while the texts are clear.
 """
 
 from __future__ import annotations
