@@ -218,7 +218,7 @@ def feature_counts(trie: FeatureTrie, text: bytes) -> Counter[int] | None:
 class NaiveBayes:
     """py3langid's ``LanguageIdentifier(norm_probs=True)`` restricted to our languages, in
     plain Python: the same features, weights, temperature and softmax (in double precision
-    where py3langid computes in single: probabilities agree to ~1e-6)."""
+    where py3langid computes in single: probabilities agree within ~1e-5)."""
 
     def __init__(self, trie: FeatureTrie, scores: Scores) -> None:
         if len(set(scores.labels)) != len(scores.labels):

@@ -568,10 +568,11 @@ def build_model(data: dict[str, Any]) -> _Model:
     Memory decides the rest: the three models hold 110,000 features, and a feed reader
     lives one cycle.  A feature is found by the ``hash`` of its name, not the name (an int
     of 32 bytes, not a string of 50 to 90): two of our 110,000 names, or a looked-up string
-    and a name, share a 64-bit hash with odds of ~1e-15 per lookup, and the hashes are
-    taken in the process that looks them up.  The offsets are the same int objects in every
-    model.  The three models took 27 MB (44 MB as tuples of four floats per name); they take
-    21 MB (docs/benchmarks.md, fourteenth round).
+    and a name, share a 64-bit hash with odds of ~1e-15 per lookup.  String hashes differ
+    from process to process, so a model is built where it is used (``_model``), never sent.
+    The offsets are the same int objects in every model.  The three models took 27 MB (44 MB
+    as tuples of four floats per name); they take 21 MB (docs/benchmarks.md, fourteenth
+    round).
     """
     names: list[str] = data["features"]
     columns = zip(data["idf"], data["neg"], data["neu"], data["pos"], strict=True)
@@ -584,7 +585,10 @@ def build_model(data: dict[str, Any]) -> _Model:
         else:
             terms[hash(name)] = offset
     if len(terms) + len(grams) != len(names):
-        raise ValueError("two features of the model share a hash: load it by name")
+        raise ValueError(
+            f"the {data.get('language', '?')} sentiment model repeats a feature name (or two "
+            "share a hash): rebuild it with bench/train_sentiment.py"
+        )
     return _Model(
         terms=terms,
         grams=grams,

@@ -289,3 +289,16 @@ def test_only_the_languages_met_load_their_model() -> None:
     ).stdout.split("\n")
     assert out[0] == "fr positive 1 False"
     assert out[1] == "en positive 2"
+
+
+def test_a_model_file_that_repeats_a_feature_is_refused_with_a_way_out() -> None:
+    """Features are found by the hash of their name (sentiment.build_model): a repeated name
+    would silently keep one of its weights, so the file is refused, saying what to do."""
+    from ereputation.sentiment import build_model
+
+    path = resources.files("ereputation").joinpath("data/sentiment/model_fr.json.gz")
+    data = json.loads(gzip.decompress(path.read_bytes()))
+    assert build_model(data).terms  # the shipped file loads
+    data["features"][1] = data["features"][0]
+    with pytest.raises(ValueError, match="repeats a feature name.*train_sentiment"):
+        build_model(data)
