@@ -230,14 +230,12 @@ class _Node:
 class _Open:
     """A list or mapping whose events are still arriving."""
 
-    __slots__ = ("node", "places", "anchor", "key", "key_node", "merges", "keep")
+    __slots__ = ("node", "places", "key", "merges", "keep")
 
-    def __init__(self, node: _Node, places: Any, anchor: str | None, keep: bool) -> None:
+    def __init__(self, node: _Node, places: Any, keep: bool) -> None:
         self.node = node
         self.places = places
-        self.anchor = anchor
-        self.key: Any = _NO_KEY  # a mapping's key waiting for its value
-        self.key_node: _Node | None = None
+        self.key: Any = _NO_KEY  # a mapping's key waiting for its value (or _MERGE_KEY)
         self.merges: list[_Node] = []  # a mapping's ``<<`` values, merged at its end
         self.keep = keep  # a list that may be merged: its items' nodes are kept
 
@@ -378,7 +376,7 @@ class _TreeBuilder:
         self.anchored(event.anchor, node, mark)
         parent = stack[-1] if stack else None
         merged = parent is not None and parent.key is _MERGE_KEY  # a list of mappings to merge
-        return _Open(node, places, event.anchor, keep=merged or event.anchor is not None)
+        return _Open(node, places, keep=merged or event.anchor is not None)
 
     def add(self, into: _Open, child: _Node) -> None:
         collection = into.node
