@@ -256,9 +256,8 @@ class _TreeBuilder:
     collection that contains it is a ``YamlProblem``, never a hang.
     """
 
-    def __init__(self, starts: list[int] | None, *, version: bool, depth: bool) -> None:
+    def __init__(self, starts: list[int] | None, *, depth: bool) -> None:
         self.starts = starts  # see _line_starts
-        self.version = version  # refuse a %YAML directive other than 1.2
         self.depth = depth  # refuse nesting past _MAX_DEPTH (a libyaml that does not)
         self.anchors: dict[str, _Node] = {}
         self.repeated = 0  # values repeated through aliases so far
@@ -271,7 +270,7 @@ class _TreeBuilder:
         if loader.check_event(yaml.StreamEndEvent):
             return None
         start = loader.get_event()
-        if self.version and start.version and start.version != (1, 2):
+        if start.version and start.version != (1, 2):  # YAML 1.1 reads no, 0755 otherwise
             major, minor = start.version
             raise YamlProblem.at(
                 start.start_mark,
@@ -556,7 +555,7 @@ def read_tree(text: str) -> Any:
     import yaml
 
     starts = _line_starts(text)
-    builder = _TreeBuilder(starts, version=True, depth=not _composer_bounds_depth())
+    builder = _TreeBuilder(starts, depth=not _composer_bounds_depth())
     loader = _yaml_loader()(text)
     try:
         return builder.document(loader)
