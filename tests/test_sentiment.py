@@ -302,3 +302,22 @@ def test_a_model_file_that_repeats_a_feature_is_refused_with_a_way_out() -> None
     data["features"][1] = data["features"][0]
     with pytest.raises(ValueError, match="repeats a feature name.*train_sentiment"):
         build_model(data)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Fin de la grève chez Atlas : les salariés reprennent le travail.",
+        "Le groupe a mis fin au chômage technique dans son usine de Tanger.",
+    ],
+)
+def test_the_end_of_bad_news_is_good_news_in_french(text: str) -> None:
+    """« fin » ends what follows, as a negator does: a strike or short-time work that ends
+    is not a new strike (both read as negative, -0.94 and -0.71, before it)."""
+    scored = score_sentiment(text, "fr")
+    assert scored is not None and scored.label == "positive", scored
+
+
+def test_the_end_of_a_month_is_no_news() -> None:
+    scored = score_sentiment("Les résultats seront publiés à la fin du mois.", "fr")
+    assert scored is not None and scored.label == "neutral", scored
