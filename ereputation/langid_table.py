@@ -204,7 +204,7 @@ def feature_counts(trie: FeatureTrie, text: bytes) -> Counter[int] | None:
     for end in range(1, len(text) + 1):
         size = depth + 1 if depth < MAX_DEPTH else MAX_DEPTH
         while size:  # the longest suffix that is a state string
-            key = int.from_bytes(text[end - size : end], "big") << 3 | size
+            key = string_key(text[end - size : end])
             at = bisect_left(keys, key)
             if at < count and keys[at] == key:
                 break

@@ -240,7 +240,8 @@ class _Open:
         self.keep = keep  # a list that may be merged: its items' nodes are kept
 
 
-_NO_KEY = object()
+_NO_KEY = object()  # a mapping waits for a key
+_MERGE_KEY = object()  # a mapping's pending key was ``<<``
 
 
 class _TreeBuilder:
@@ -296,10 +297,9 @@ class _TreeBuilder:
         stack: list[_Open] = []
         while True:
             event = loader.get_event()
-            kind = type(event)
-            if kind is scalar or isinstance(event, scalar):
+            if isinstance(event, scalar):
                 node = self.scalar(event)
-            elif kind is alias or isinstance(event, alias):
+            elif isinstance(event, alias):
                 node = self.alias(event)
             elif isinstance(event, opening):
                 stack.append(self.open(event, stack))
@@ -373,15 +373,13 @@ class _TreeBuilder:
             node = _Node(value, "sequence", None, mark, 0)
         value.lc = _LineCol(*_place(mark, starts), places)
         self.anchored(event.anchor, node, mark)
-        parent = stack[-1] if stack else None
-        merged = parent is not None and parent.key is _MERGE_KEY  # a list of mappings to merge
+        merged = bool(stack) and stack[-1].key is _MERGE_KEY  # a list of mappings to merge
         return _Open(node, places, keep=merged or event.anchor is not None)
 
     def add(self, into: _Open, child: _Node) -> None:
         collection = into.node
         collection.size += child.size
-        start = child.mark
-        place = (start.line, start.column) if self.starts is None else _place(start, self.starts)
+        place = _place(child.mark, self.starts)
         if collection.kind == "sequence":
             into.places.append(place)
             collection.value.append(child.value)
@@ -398,7 +396,7 @@ class _TreeBuilder:
             places = into.places
             if key in places:
                 raise YamlProblem.at(
-                    start,
+                    child.mark,
                     self.starts,
                     f"found duplicate key {_short(key)} (first on line {places[key][0] + 1})",
                 )
@@ -478,9 +476,6 @@ class _TreeBuilder:
                 "put it in quotes if it is text",
             ) from None
         return Tagged(tag, text)
-
-
-_MERGE_KEY = object()  # a mapping's pending key was ``<<``
 
 
 def _short(value: Any) -> str:
