@@ -7,7 +7,8 @@ way, character by character, so offsets still point into the original text):
   such as *Orange*), accents (``Télécom`` = ``Telecom``), ligatures (``œ`` = ``oe``,
   ``æ`` = ``ae``, ``ﬁ`` = ``fi``), full-width and presentation forms (NFKD);
 - apostrophe styles (``’ ‘ ʼ ′ ` ´`` all read as ``'``), so ``d’Atlas`` = ``d'Atlas``;
-- spaces and hyphens between the words of a term (``Coca-Cola`` = ``Coca Cola``);
+- spaces, hyphens and underscores between the words of a term (``Coca-Cola`` = ``Coca Cola``
+  = ``#Coca_Cola``), and none at all after ``@`` or ``#`` (``@CocaCola``: see ``_tags``);
 - Arabic: hamza/madda forms of alef (أ إ آ ٱ → ا), ى → ي, ة → ه, ؤ → و, ئ → ي, Persian
   ی/ک, tatweel and every diacritic (harakat); invisible format characters; and, in a term of
   several words, the final hamza after alef, often left out (``الصفا`` for ``الصفاء``).
@@ -154,8 +155,8 @@ class _Syntax:
     where every character folds to exactly one character (see :func:`_plain`).
     """
 
-    word = r"\w"
-    separator = r"[\s\-]+"  # between the words of a term: spaces and hyphens, any number
+    word = r"[^\W_]"  # an underscore joins a hashtag's words: "#Atlas_Telecom"
+    separator = r"[\s\-_]+"  # between the words of a term: spaces, hyphens, underscores
     space = r"\s*"  # around an ampersand: "H&M", "H & M"
 
     def literal(self, folded: str) -> str:
@@ -285,13 +286,24 @@ class _PlainSyntax(_Syntax):
         return self._classes[folded]
 
 
-_WORD_CHAR = re.compile(r"\w")
-_SEPARATOR = re.compile(r"[\s\-]")
+_WORD_CHAR = re.compile(r"[^\W_]")
+_SEPARATOR = re.compile(r"[\s\-_]")
 
 
 _AMPERSAND = re.compile(r"(?<=\S)\s*&\s*(?=\S)")
 # A word's ending that the press often leaves out of a name: "Yahoo!" is written "Yahoo".
 _OPTIONAL_END = "!?."
+
+
+def _tags(term: str) -> list[str]:
+    """A Latin-script name of several words as handles and hashtags write it: "Souss Pay" is
+    also "@SoussPay" and "#soussPay".  Glued words alone ("AtlasTelecom") stay another word.
+    A hashtag's underscores ("#Souss_Pay", Arabic "#اتصالات_الأطلس") are separators already
+    (``_Syntax``)."""
+    words = re.split(r"[\s\-]+", term.strip())
+    if len(words) < 2 or not all(w.isalnum() for w in words) or _ARABIC.search(term):
+        return []
+    return [f"{sign}{''.join(words)}" for sign in "@#"]
 
 
 def _term_words(term: str, casefold: bool) -> tuple[list[str], bool, bool]:
@@ -491,6 +503,10 @@ class _CompiledBrand:
     plain_anchors: re.Pattern[str]  # matches inside every hit of a plain text
     # Matches in a plain text wherever an exclusion could match in a part of it.
     plain_exclusions: re.Pattern[str] | None
+    # Its terms as handles and hashtags (``_tags``), sought apart: only a text with "@" or "#"
+    # can hold them.  Each holds the anchor of the term it comes from.
+    tags: tuple[str, ...]
+    tag_pattern: re.Pattern[str] | None
 
 
 @cache
@@ -513,6 +529,7 @@ class BrandMatcher:
             # Longest first, so "Atlas Télécom" wins over "Atlas" at the same place.
             terms = tuple(sorted(dict.fromkeys(brand.terms), key=len, reverse=True))
             pattern = _compile([_term_pattern(t, casefold) for t in terms])
+            tags = tuple(tag for t in terms for tag in _tags(t))
             exclusions = (
                 _compile([_term_pattern(x, True) for x in brand.exclude]) if brand.exclude else None
             )
@@ -544,6 +561,8 @@ class BrandMatcher:
                     plain_pattern,
                     plain_anchors,
                     plain_exclusions,
+                    tags,
+                    _compile([_term_pattern(t, casefold) for t in tags]) if tags else None,
                 )
             )
         self._brands = tuple(compiled)
@@ -556,6 +575,7 @@ class BrandMatcher:
         self._anchors = _alternation(set().union(*per_brand))
         self._brand_anchors = tuple(_alternation(anchors) for anchors in per_brand)
         self._any_case_sensitive = any(b.case_sensitive for b in self.brands)
+        self._tagged = any(entry.tags for entry in compiled)
         # The fast path's gate: a character that is not plain, or any brand's anchor.
         self._plain_gate = _after_first(plain_anchors_all, also=_plain().outside.pattern)
 
@@ -564,12 +584,19 @@ class BrandMatcher:
         return tuple(c.brand for c in self._brands)
 
     def find(self, text: str) -> list[Hit]:
-        """Every hit of every brand, after exclusions and queries, in text order."""
-        gate = self._plain_gate.search(text)
-        if gate is None:
-            return []  # a plain text without any anchor: no hit (see _PlainSyntax)
-        if _plain().outside.search(text, gate.start()) is None:
-            return self._find_plain(text, gate.start())
+        """Every hit of every brand, after exclusions and queries, in text order.
+
+        A text with "@" or "#" may hold a handle or a hashtag, whose glued words the plain
+        path's anchors (whole words) would not see: it takes the folded path, where each
+        anchor is sought anywhere.  As a character of the gate, or as more alternatives in
+        every brand's pattern, the tags slowed every text's search by 10 to 30 %.
+        """
+        if not (self._tagged and ("@" in text or "#" in text)):
+            gate = self._plain_gate.search(text)
+            if gate is None:
+                return []  # a plain text without any anchor: no hit (see _PlainSyntax)
+            if _plain().outside.search(text, gate.start()) is None:
+                return self._find_plain(text, gate.start())
         translated = text.translate(_TABLES[True])
         entries = self._candidates(text, translated)
         if not entries:
@@ -593,7 +620,13 @@ class BrandMatcher:
             if casefold not in folded:
                 folded[casefold] = _fold(text, casefold)
             exclusions = entry.exclusions is not None
-            hits.extend(self._brand_hits(entry, text, entry.pattern, folded[casefold], exclusions))
+            view = folded[casefold]
+            hits.extend(self._brand_hits(entry, text, entry.pattern, view, exclusions))
+            if entry.tag_pattern is not None and ("@" in text or "#" in text):
+                tag_hits = self._brand_hits(
+                    entry, text, entry.tag_pattern, view, exclusions, entry.tags
+                )
+                hits.extend(tag_hits)
         hits.sort(key=lambda h: (h.start, -h.end, h.brand))
         return hits
 
@@ -622,14 +655,17 @@ class BrandMatcher:
         pattern: re.Pattern[str],
         view: _Folded,
         exclusions: bool,
+        terms: tuple[str, ...] | None = None,
     ) -> list[Hit]:
         """``entry``'s hits where ``pattern`` matches ``view`` (``text`` folded), without those
-        an exclusion near them rules out (when ``exclusions``), or none when its query fails."""
+        an exclusion near them rules out (when ``exclusions``), or none when its query fails.
+        ``terms``: those of ``pattern``'s groups (default: ``entry.terms``)."""
         found = []
+        names = entry.terms if terms is None else terms
         for m in pattern.finditer(view.text):
             group = m.lastgroup or "t0"
             start, end = view.span(m.start(group), m.end(group), text)
-            hit = Hit(entry.brand.name, start, end, text[start:end], entry.terms[int(group[1:])])
+            hit = Hit(entry.brand.name, start, end, text[start:end], names[int(group[1:])])
             if not exclusions or not self._excluded(entry, text, hit):
                 found.append(hit)
         if found and entry.query is not None and not self.query_holds(entry.brand.name, text):

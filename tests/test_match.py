@@ -54,6 +54,21 @@ def test_case_accents_apostrophes_spaces_never_matter(text: str, expected: list[
     assert matched([ATLAS], text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('@AtlasTelecom 3 jours sans réseau "réessayez plus tard" 🤡', ["@AtlasTelecom"]),
+        ("RT @atlastelecom: panne réparée", ["@atlastelecom"]),
+        ("#AtlasTélécom #Atlas_Telecom", ["#AtlasTélécom", "Atlas_Telecom"]),
+        ("#اتصالات_الأطلس كتقطع", ["اتصالات_الأطلس"]),
+        # Glued without a sign it is another word; a longer handle is another account.
+        ("AtlasTelecom, @AtlasTelecomFans, #AtlasTelecoms, @Atlas", []),
+    ],
+)
+def test_handles_and_hashtags_name_the_brand(text: str, expected: list[str]) -> None:
+    assert matched([ATLAS], text) == expected
+
+
 def test_offsets_point_into_the_original_text() -> None:
     text = "Œuvre — d’ATLAS TELECOM"
     (hit,) = BrandMatcher([ATLAS]).find(text)
