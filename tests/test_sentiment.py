@@ -327,3 +327,39 @@ def test_an_end_to_a_strike_is_not_read_as_a_new_strike() -> None:
     """English "end" is a reversal too (its model reads it weakly: -0.61 before, -0.33)."""
     scored = score_sentiment("An end to the strike at the plant.", "en")
     assert scored is not None and scored.label != "negative", scored
+
+
+def test_vader_emoticons_cut_by_the_tokeniser_give_no_value() -> None:
+    """VADER's ``:s`` and ``s:`` (−1.1) read as the token ``s`` made every English possessive
+    negative; ``(?:`` made every question positive."""
+    assert lexicon_scores("Morocco's council met the company's staff", "en")[:2] == (0, 0)
+    assert lexicon_scores("Will the plant reopen?", "en")[:2] == (0, 0)
+    assert lexicon_scores("service was :) today", "en")[0] > 0  # a whole emoticon still counts
+
+
+def test_french_sur_is_a_preposition_not_sure() -> None:
+    # « sûr » folds to « sur »: listed, it made nearly every French sentence a little positive.
+    assert lexicon_scores("Le rapport porte sur l'exercice", "fr")[:2] == (0, 0)
+    assert lexicon_scores("une banque sûre", "fr")[0] > 0
+
+
+@pytest.mark.parametrize(
+    ("inflected", "listed"),
+    [("نجحت", "نجح"), ("نجحوا", "نجح"), ("تدشن", "دشن"), ("وتدشن", "دشن"), ("تسرح", "سرح")],
+)
+def test_arabic_verbs_are_read_as_their_dictionary_form(inflected: str, listed: str) -> None:
+    assert lexicon_scores(inflected, "ar")[:2] == lexicon_scores(listed, "ar")[:2] != (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Troisième coupure de la semaine. Merci pour le télétravail, vraiment au top 🙃", "fr"),
+        ("Great job, 3 bars of signal and the app still won't load 🙄", "en"),
+    ],
+)
+def test_praise_with_an_irony_emoji_is_a_complaint(text: str, language: str) -> None:
+    positive, negative, _ = lexicon_scores(text, language)
+    assert positive == 0 and negative > 0
+    scored = score_sentiment(text, language)
+    assert scored is not None and scored.label == "negative"
