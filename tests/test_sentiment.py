@@ -363,3 +363,17 @@ def test_praise_with_an_irony_emoji_is_a_complaint(text: str, language: str) -> 
     assert positive == 0 and negative > 0
     scored = score_sentiment(text, language)
     assert scored is not None and scored.label == "negative"
+
+
+def test_names_and_terms_of_company_news_are_no_sentiment_in_english() -> None:
+    # VADER reads "crude" −2, "united" +1.4, "interest" +1.5, "share" +0.9.
+    text = "Crude oil and interest rates in the United States moved the company's shares"
+    assert lexicon_scores(text, "en")[:2] == (0, 0)
+    assert lexicon_scores("never again", "en")[1] > 0
+
+
+def test_every_form_of_end_ends_what_follows_in_english() -> None:
+    strike = lexicon_scores("the strike", "en")
+    assert strike[1] > 0
+    for form in ("end", "ends", "ended", "ending"):
+        assert lexicon_scores(f"{form} the strike", "en")[0] > 0, form
