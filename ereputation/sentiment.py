@@ -122,6 +122,11 @@ _CONCESSION = frozenset(
 _CONCESSION_PAIRS = frozenset({("bien", "que"), ("bien", "qu'"), ("meme", "si"), ("meme", "s'")})
 _CONCESSION_FIRSTS = frozenset(first for first, _ in _CONCESSION_PAIRS)
 _CLAUSE_END = frozenset(",;:.،؛")
+# French "came to an end" after what ended: « la grève qui paralysait le site a pris fin ».
+# The bad news before it in its clause is over (``_end_before``); « fin » before what it
+# ends is a reversal (``_REVERSALS``).
+_ENDED_AFTER = frozenset({("pris", "fin"), ("prend", "fin"), ("prennent", "fin"),
+                          ("prendra", "fin"), ("prendre", "fin")})  # fmt: skip
 _VADER_SCALE = 0.75
 _VADER_MAX = 300  # characters  # VADER's valences are -4..4, ours -3..3
 
@@ -356,6 +361,19 @@ def _concede(values: list[float], tokens: list[str], text: str) -> None:
                 values[j] *= 0.5
 
 
+def _end_before(values: list[float], tokens: list[str], text: str) -> None:
+    """Turn, in place, the bad news of the clause before each ``_ENDED_AFTER`` into good."""
+    ends: list[int] | None = None
+    for i in range(1, len(tokens)):
+        if (tokens[i - 1], tokens[i]) in _ENDED_AFTER:
+            if ends is None:
+                ends = _clause_ends(text)
+            start = max((e for e in ends if e < i - 1), default=0)
+            for j in range(start, i - 1):
+                if values[j] < 0:
+                    values[j] *= -0.75
+
+
 def _lexicon_values(tokens: list[str], language: str, text: str) -> tuple[float, float, float]:
     """(positive sum, negative sum, sum of the figures' movements, which the sums include)."""
     values, moved = _token_values(tokens, language, text)
@@ -409,6 +427,8 @@ def _token_values(
         values.append(value)
         values.extend([0.0] * (span - 1))
         i += span
+    if language == "fr" and "fin" in tokens:
+        _end_before(values, tokens, text)
     if language in _IRONY_READ and not _IRONY.isdisjoint(tokens):
         values = [-v if v > 0 else v for v in values]
     if not (_CONCESSION.isdisjoint(tokens) and _CONCESSION_FIRSTS.isdisjoint(tokens)):

@@ -377,3 +377,13 @@ def test_every_form_of_end_ends_what_follows_in_english() -> None:
     assert strike[1] > 0
     for form in ("end", "ends", "ended", "ending"):
         assert lexicon_scores(f"{form} the strike", "en")[0] > 0, form
+
+
+def test_a_french_strike_that_came_to_an_end_is_good_news() -> None:
+    ended = "La grève qui paralysait le site depuis dix jours a pris fin mardi."
+    positive, negative, _ = lexicon_scores(ended, "fr")
+    assert positive > 0 and negative == 0
+    # Only its own clause: the outages before the comma stay bad news.
+    positive, negative, _ = lexicon_scores("Les pannes ont duré, puis la grève a pris fin.", "fr")
+    assert positive > 0 and negative > 0
+    assert lexicon_scores("La grève continue.", "fr")[1] > 0
