@@ -281,16 +281,26 @@ _AR_PRESENT = ("ي", "ت")
 
 
 def _arabic_inflected(words: dict[str, float], token: str) -> float | None:
-    """The value of an Arabic verb the lexicon lists in its dictionary form (clitics aside)."""
+    """The value of an Arabic verb the lexicon lists in its dictionary form (clitics aside).
+
+    Nouns that look like a conjugated verb are left alone: a verbal noun تفعيل is not its
+    adjective فعيل (تأمين insurance is not أمين trustworthy, ترخيص licence not رخيص cheap,
+    تحكيم arbitration not حكيم wise), and نموت (we die) is not نمو (growth).
+    """
     for stem in (token, *without_clitics(token, keep=3)):
-        ends = [
-            stem[: -len(e)] for e in _AR_SUFFIXES if stem.endswith(e) and len(stem) > len(e) + 2
-        ]
+        ends = [stem[: -len(end)] for end in _AR_SUFFIXES if stem.endswith(end)]
+        ends = [base for base in ends if len(base) > 2]
         for base in (stem, *ends):
-            if base is not stem and (value := words.get(base)) is not None:
+            if base is not stem and base[-1] != "و" and (value := words.get(base)) is not None:
                 return value
-            if base[0] in _AR_PRESENT and len(base) >= 4 and (value := words.get(base[1:])):
-                return value
+            present = base[1:]
+            if (
+                base[0] in _AR_PRESENT
+                and len(base) >= 4
+                and not (len(present) >= 4 and present[2] == "ي")
+            ):
+                if value := words.get(present):
+                    return value
     return None
 
 

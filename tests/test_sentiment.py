@@ -351,6 +351,12 @@ def test_arabic_verbs_are_read_as_their_dictionary_form(inflected: str, listed: 
     assert lexicon_scores(inflected, "ar")[:2] == lexicon_scores(listed, "ar")[:2] != (0, 0)
 
 
+@pytest.mark.parametrize("noun", ["التأمين", "للتأمين", "ترخيص", "التحكيم", "نموت"])
+def test_arabic_nouns_that_look_conjugated_are_not_read_as_verbs(noun: str) -> None:
+    # insurance is not "trustworthy", a licence not "cheap", we die is not "growth"
+    assert lexicon_scores(noun, "ar")[:2] == (0, 0)
+
+
 @pytest.mark.parametrize(
     ("text", "language"),
     [
