@@ -144,11 +144,11 @@ def _whole(phrase: str) -> bool:
     ``s`` (−0.8 on every English possessive), ``d``, ``3``, ``?``, ``o``.
     """
     tokens = "".join(_tokens(phrase))
-    return (
-        tokens == "".join(phrase.translate(_FOLD).split())
-        or tokens == "".join(phrase.translate(_FOLD).replace("-", " ").split())
-        and all(part.isalpha() for part in phrase.split("-"))
-    )
+    folded = phrase.translate(_FOLD)
+    if tokens == "".join(folded.split()):
+        return True
+    words = phrase.split("-")  # "cover-up", "self-confident"; not "0-8" nor "8-d"
+    return all(w.isalpha() for w in words) and tokens == "".join(folded.replace("-", " ").split())
 
 
 def _read_lexicon(text: str, scale: float = 1.0) -> dict[tuple[str, ...], float]:
