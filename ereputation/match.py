@@ -615,6 +615,7 @@ class BrandMatcher:
         """
         hits: list[Hit] = []
         folded = {True: _fold(text, True, translated)}
+        signs = "@" in text or "#" in text  # a handle or a hashtag may be there
         for entry in self._brands if entries is None else entries:
             casefold = not entry.brand.case_sensitive
             if casefold not in folded:
@@ -622,11 +623,9 @@ class BrandMatcher:
             exclusions = entry.exclusions is not None
             view = folded[casefold]
             hits.extend(self._brand_hits(entry, text, entry.pattern, view, exclusions))
-            if entry.tag_pattern is not None and ("@" in text or "#" in text):
-                tag_hits = self._brand_hits(
-                    entry, text, entry.tag_pattern, view, exclusions, entry.tags
-                )
-                hits.extend(tag_hits)
+            if signs and entry.tag_pattern is not None:
+                tags = entry.tag_pattern
+                hits.extend(self._brand_hits(entry, text, tags, view, exclusions, entry.tags))
         hits.sort(key=lambda h: (h.start, -h.end, h.brand))
         return hits
 
