@@ -291,6 +291,7 @@ _SEPARATOR = re.compile(r"[\s\-_]")
 
 
 _AMPERSAND = re.compile(r"(?<=\S)\s*&\s*(?=\S)")
+_BETWEEN_WORDS = re.compile(r"[\s\-]+")  # how a configured term is cut into its words
 # A word's ending that the press often leaves out of a name: "Yahoo!" is written "Yahoo".
 _OPTIONAL_END = "!?."
 
@@ -300,7 +301,7 @@ def _tags(term: str) -> list[str]:
     also "@SoussPay" and "#soussPay".  Glued words alone ("AtlasTelecom") stay another word.
     A hashtag's underscores ("#Souss_Pay", Arabic "#اتصالات_الأطلس") are separators already
     (``_Syntax``)."""
-    words = re.split(r"[\s\-]+", term.strip())
+    words = _BETWEEN_WORDS.split(term.strip())
     if len(words) < 2 or not all(w.isalnum() for w in words) or _ARABIC.search(term):
         return []
     return [f"{sign}{''.join(words)}" for sign in "@#"]
@@ -315,7 +316,7 @@ def _term_words(term: str, casefold: bool) -> tuple[list[str], bool, bool]:
     written with or without spaces around it in the text (see ``_word_pattern``).
     """
     folded = _AMPERSAND.sub("&", _fold(term.strip(), casefold).text)
-    words = [w for w in re.split(r"[\s\-]+", folded) if w]
+    words = [w for w in _BETWEEN_WORDS.split(folded) if w]
     if not words:
         raise ValueError(f"empty brand term {term!r}")
     arabic = _ARABIC.match(folded) is not None
@@ -623,9 +624,8 @@ class BrandMatcher:
             exclusions = entry.exclusions is not None
             view = folded[casefold]
             hits.extend(self._brand_hits(entry, text, entry.pattern, view, exclusions))
-            if signs and entry.tag_pattern is not None:
-                tags = entry.tag_pattern
-                hits.extend(self._brand_hits(entry, text, tags, view, exclusions, entry.tags))
+            if signs and (tagged := entry.tag_pattern) is not None:
+                hits.extend(self._brand_hits(entry, text, tagged, view, exclusions, entry.tags))
         hits.sort(key=lambda h: (h.start, -h.end, h.brand))
         return hits
 

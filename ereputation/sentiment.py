@@ -137,14 +137,14 @@ def _negator(token: str, negators: frozenset[str]) -> bool:
     return token in negators or token.endswith("n'") and len(token) > 2
 
 
-def _whole(phrase: str) -> bool:
-    """Whether our tokens keep all of a VADER entry (hyphens aside).
+def _whole(phrase: str, key: tuple[str, ...]) -> bool:
+    """Whether our tokens (``key``) keep all of a VADER entry (hyphens aside).
 
     VADER splits text on spaces, so its emoticons ``:s``, ``d:``, ``:3`` or ``(?:`` only
     match as themselves.  Our tokeniser drops their punctuation: read as tokens they became
     ``s`` (−0.8 on every English possessive), ``d``, ``3``, ``?``, ``o``.
     """
-    tokens = "".join(_tokens(phrase))
+    tokens = "".join(key)
     folded = phrase.translate(_FOLD)
     if tokens == "".join(folded.split()):
         return True
@@ -158,14 +158,13 @@ def _read_lexicon(text: str, scale: float = 1.0) -> dict[tuple[str, ...], float]
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        if "\t" in line:  # VADER's format: word, mean, standard deviation, raw ratings
+        vader = "\t" in line
+        if vader:  # VADER's format: word, mean, standard deviation, raw ratings
             phrase, value = line.split("\t")[:2]
-            if not _whole(phrase):
-                continue
         else:
             phrase, _, value = line.rpartition(" ")
         key = tuple(_tokens(phrase.strip()))
-        if key:
+        if key and (not vader or _whole(phrase, key)):
             lexicon[key] = float(value) * scale
     return lexicon
 
