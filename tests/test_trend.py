@@ -51,6 +51,14 @@ def moved(text: str, language: str) -> dict[str, float]:
         ("Le groupe annonce la création de 800 emplois directs", "fr", "creation", 1),
         ("L'opérateur va supprimer 600 emplois", "fr", "supprimer", -1),
         ("La banque supprime les frais de tenue de compte", "fr", "supprime", 1),
+        # A rate is what it measures; participles agree; a price target is not a price.
+        ("Un taux d'occupation record de 84 %", "fr", "record", 1),
+        ("Le taux de fraude est tombé à 0,02 %", "fr", "tombe", 1),
+        ("Le taux d'intérêt a augmenté", "fr", "augmente", -1),
+        ("Les pertes se sont réduites", "fr", "reduites", 1),
+        ("Analysts raised their price target on the stock", "en", "raised", 1),
+        ("The hospital halves emergency waiting times", "en", "halves", 1),
+        ("Mortality in the cages dropped to 4%", "en", "dropped", 1),
     ],
 )
 def test_direction_times_worth(text: str, language: str, word: str, sign: int) -> None:
