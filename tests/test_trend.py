@@ -59,6 +59,12 @@ def moved(text: str, language: str) -> dict[str, float]:
         ("Analysts raised their price target on the stock", "en", "raised", 1),
         ("The hospital halves emergency waiting times", "en", "halves", 1),
         ("Mortality in the cages dropped to 4%", "en", "dropped", 1),
+        # A court or a regulator ends a sanction: good news; a dividend suspended: bad.
+        ("An appeals court cancelled the customs fine", "en", "cancelled", 1),
+        ("A court threw out the villagers' lawsuit", "en", "threw", 1),
+        ("The board suspended its dividend", "en", "suspended", -1),
+        ("Le tribunal a annulé l'amende infligée par le Conseil", "fr", "annule", 1),
+        ("ألغت المحكمة الغرامة المفروضة على الشركة", "ar", "الغت", 1),
     ],
 )
 def test_direction_times_worth(text: str, language: str, word: str, sign: int) -> None:
@@ -70,6 +76,7 @@ def test_direction_times_worth(text: str, language: str, word: str, sign: int) -
 
 def test_no_figure_no_movement() -> None:
     assert moved("The river rose overnight and fell again", "en") == {}
+    assert moved("The airline cancelled 40 flights", "en") == {}  # flights are no figure
     assert moved("Le prix a été remis au lauréat", "fr") == {}
 
 
