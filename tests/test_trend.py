@@ -77,6 +77,8 @@ def test_direction_times_worth(text: str, language: str, word: str, sign: int) -
 def test_no_figure_no_movement() -> None:
     assert moved("The river rose overnight and fell again", "en") == {}
     assert moved("The airline cancelled 40 flights", "en") == {}  # flights are no figure
+    # علق is "suspended" and far more often "commented": not a movement at all
+    assert moved("علق المدير على ارتفاع الأرباح", "ar") == {"ارتفاع": MOVE_VALUE, "الارباح": 0.0}
     assert moved("Le prix a été remis au lauréat", "fr") == {}
 
 
