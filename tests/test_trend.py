@@ -59,6 +59,8 @@ def moved(text: str, language: str) -> dict[str, float]:
         ("Analysts raised their price target on the stock", "en", "raised", 1),
         ("The hospital halves emergency waiting times", "en", "halves", 1),
         ("Mortality in the cages dropped to 4%", "en", "dropped", 1),
+        ("Power cuts fell by half this year", "en", "fell", 1),
+        ("Les coupures ont diminué de moitié", "fr", "diminue", 1),
         # A court or a regulator ends a sanction: good news; a dividend suspended: bad.
         ("An appeals court cancelled the customs fine", "en", "cancelled", 1),
         ("A court threw out the villagers' lawsuit", "en", "threw", 1),
