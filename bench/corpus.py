@@ -133,6 +133,11 @@ class Feed:
 class Corpus:
     feeds: tuple[Feed, ...]
     truth: frozenset[tuple[str, str]]  # (article URL, brand) of feeds that can be read
+    # The same feeds a poll interval later: ``changed_share`` of the readable ones publish
+    # ``changed_items`` new items each (on top, the oldest as many falling off the end, as a
+    # real feed's window slides); the others are byte for byte the same.
+    later: tuple[Feed, ...] = ()
+    later_truth: frozenset[tuple[str, str]] = frozenset()  # what the new items add to truth
 
     @property
     def items(self) -> int:
@@ -146,8 +151,13 @@ def make_corpus(
     fail_share: float = 0.03,
     now: datetime | None = None,
     stories: bool = True,
+    changed_share: float = 0.2,
+    changed_items: int = 2,
 ) -> Corpus:
     """``n`` feeds; ``fail_share`` of them fail (split between 5xx, broken XML and timeouts).
+
+    ``Corpus.later`` is drawn after everything else, from its own seed, so the first
+    version of every feed is the same whatever ``changed_share`` is.
 
     ``stories=False``: the corpus of the rounds before 2026-11-26, byte for byte (items made
     of template sentences only, ~12 stories in all), to compare with their numbers.
@@ -157,6 +167,7 @@ def make_corpus(
     told = _Stories(random.Random(seed + 1)) if stories else None
     feeds = []
     truth: set[tuple[str, str]] = set()
+    readable: list[tuple[int, str, str, list[_Item]]] = []  # index, format, language, items
     for index in range(n):
         path = f"/feeds/{index}.xml"
         roll = rng.random()
@@ -180,7 +191,38 @@ def make_corpus(
         for url, _, _, _, brands in items:
             truth.update((url, brand) for brand in brands)
         feeds.append(Feed(path, kind, body, len(items)))
-    return Corpus(tuple(feeds), frozenset(truth))
+        readable.append((index, fmt, language, items))
+    later, later_truth = _later(
+        feeds, readable, told, random.Random(seed + 2), changed_share, changed_items, now
+    )
+    return Corpus(tuple(feeds), frozenset(truth), later, later_truth)
+
+
+def _later(
+    feeds: list[Feed],
+    readable: list[tuple[int, str, str, list[_Item]]],
+    told: _Stories | None,
+    rng: random.Random,
+    share: float,
+    count: int,
+    now: datetime,
+) -> tuple[tuple[Feed, ...], frozenset[tuple[str, str]]]:
+    """``Corpus.later`` and ``Corpus.later_truth``."""
+    later = list(feeds)
+    truth: set[tuple[str, str]] = set()
+    changed = rng.sample(readable, round(share * len(readable))) if count > 0 else []
+    for index, fmt, language, items in sorted(changed):
+        # Numbered after the feed's first items: new URLs, never an earlier item's.
+        fresh = [
+            _item(rng, told, index, len(items) + j, language, now + timedelta(minutes=15))
+            for j in range(count)
+        ]
+        window = fresh + items[: len(items) - count]
+        for url, _, _, _, brands in fresh:
+            truth.update((url, brand) for brand in brands)
+        body = _render(fmt, index, language, window, now + timedelta(minutes=15))
+        later[index] = Feed(feeds[index].path, "ok", body, len(window))
+    return tuple(later), frozenset(truth)
 
 
 _Item = tuple[str, str, str, datetime, tuple[str, ...]]  # url, title, html, published, brands

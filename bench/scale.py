@@ -5,7 +5,9 @@
 
 A seeded corpus (bench/corpus.py) is served on 127.0.0.1 (bench/server.py).  Each run uses a
 fresh database: a first pass (everything new), then a second pass (every feed answers 304 or
-fails again), each as a separate ``ereputation`` process, then the baseline
+fails again), then a changed pass, the daily case (``--changed-share`` of the feeds have
+published ``--changed-items`` new items since: their other items are ones already read), each
+as a separate ``ereputation`` process, then the baseline
 (bench/baseline.py) as a process too.  For each process: wall and CPU seconds and peak memory
 (CPU from ``wait4``, children included; peak memory from bench/peak.py: the process's own
 plus its feed reader's, not this script or the server; and the highest sampled sum of their
@@ -176,6 +178,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument(
+        "--changed-share",
+        type=float,
+        default=0.2,
+        help="share of the readable feeds with new items in the changed pass",
+    )
+    parser.add_argument(
+        "--changed-items",
+        type=int,
+        default=2,
+        help="new items in each of them (0: no changed pass)",
+    )
+    parser.add_argument(
         "--parse-processes", type=int, default=None,
         help="the daemon's feed reader processes (default: its own default; 0: none)",
     )  # fmt: skip
@@ -186,12 +200,17 @@ def main() -> None:
     args = parser.parse_args()
 
     corpus = make_corpus(
-        args.feeds, args.seed, fail_share=args.fail_share, stories=not args.templated
-    )
+        args.feeds, args.seed, fail_share=args.fail_share, stories=not args.templated,
+        changed_share=args.changed_share, changed_items=args.changed_items,
+    )  # fmt: skip
     truth = frozenset((canonical_url(url) or url, brand) for url, brand in corpus.truth)
+    later_truth = truth | {(canonical_url(url) or url, brand) for url, brand in corpus.later_truth}
+    changed = sum(a.body != b.body for a, b in zip(corpus.feeds, corpus.later, strict=True))
     print(f"corpus: {len(corpus.feeds)} feeds, {corpus.items} items in readable feeds, "
           f"{len(truth)} true (article, brand) pairs, "
           f"{sum(f.kind != 'ok' for f in corpus.feeds)} failing feeds; "
+          f"changed pass: {changed} feeds with {args.changed_items} new items each, "
+          f"{len(later_truth) - len(truth)} more true pairs; "
           f"latency {args.latency * 1000:.0f} ms")  # fmt: skip
     # An installed package runs from bytecode compiled at install time (pip does it); a
     # source tree under PYTHONDONTWRITEBYTECODE would compile every module on every run
@@ -215,6 +234,14 @@ def main() -> None:
                 rows.setdefault("daemon, first pass", []).append((first, quality(found, truth)))
                 second = Measure.of([*daemon, str(config)], folder, env)
                 rows.setdefault("daemon, second pass", []).append((second, None))
+                if changed:
+                    server.serve(corpus.later)
+                    third = Measure.of([*daemon, str(config)], folder, env)
+                    server.serve(corpus.feeds)
+                    found = stored_pairs(folder / "bench.db", sql)
+                    rows.setdefault("daemon, changed pass", []).append(
+                        (third, quality(found, later_truth))
+                    )
                 if not args.no_baseline:
                     urls = folder / "urls.txt"
                     urls.write_text("\n".join(server.base_url + f.path for f in corpus.feeds))

@@ -14,7 +14,7 @@ import time
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from corpus import Corpus
+from corpus import Corpus, Feed
 
 
 class _Server(ThreadingHTTPServer):
@@ -26,9 +26,7 @@ class FeedServer:
     """The corpus at ``http://127.0.0.1:<port>/feeds/<i>.xml``, in background threads."""
 
     def __init__(self, corpus: Corpus, *, latency: float = 0.0, hang: float = 30.0) -> None:
-        feeds = {feed.path: feed for feed in corpus.feeds}
-        etags = {p: '"' + hashlib.sha1(f.body).hexdigest()[:16] + '"' for p, f in feeds.items()}
-        modified = formatdate(time.time() - 3600, usegmt=True)
+        self.serve(corpus.feeds)
         self.requests = 0
         self.not_modified = 0
         server_self = self
@@ -46,6 +44,7 @@ class FeedServer:
                 server_self.requests += 1
                 if latency:
                     time.sleep(latency)
+                feeds, etags, modified = server_self.documents  # one version of the corpus
                 feed = feeds.get(self.path)
                 if feed is None:
                     self._send(404, b"not found")
@@ -59,7 +58,7 @@ class FeedServer:
                     return
                 etag = etags[self.path]
                 if self.headers.get("If-None-Match") == etag or (
-                    self.headers.get("If-Modified-Since") == modified
+                    self.headers.get("If-Modified-Since") == modified[self.path]
                     and "If-None-Match" not in self.headers
                 ):
                     server_self.not_modified += 1
@@ -68,7 +67,7 @@ class FeedServer:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                self._send(200, feed.body, etag=etag, modified=modified)
+                self._send(200, feed.body, etag=etag, modified=modified[self.path])
 
             def _send(
                 self, status: int, body: bytes, etag: str | None = None, modified: str | None = None
@@ -88,6 +87,19 @@ class FeedServer:
 
         self._server = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def serve(self, feeds: tuple[Feed, ...]) -> None:
+        """Serve ``feeds`` from now on (``Corpus.later``: a poll interval later).  A feed whose
+        body changed gets a new ``ETag`` and ``Last-Modified``, as a real server's would."""
+        documents = {feed.path: feed for feed in feeds}
+        etags = {p: '"' + hashlib.sha1(f.body).hexdigest()[:16] + '"' for p, f in documents.items()}
+        before = getattr(self, "documents", None)
+        stamp = formatdate(time.time() - (3600 if before is None else 0), usegmt=True)
+        modified = {
+            path: before[2][path] if before and before[1].get(path) == etag else stamp
+            for path, etag in etags.items()
+        }
+        self.documents = (documents, etags, modified)
 
     @property
     def base_url(self) -> str:

@@ -8,7 +8,9 @@ article pages, story fingerprints and the database (bench/scale.py, docs/benchma
 
 Only what the daemon needs comes back: every item's key, the article to store for an item
 that names a brand, and the item itself when its article page is to be read (the daemon
-reads pages: politeness per host lives there).  Most items are a key alone, so the traffic
+reads pages: politeness per host lives there).  Items the source has already given are a key
+alone, unjudged: the reader asks the database (read-only) which they are, as the daemon does
+after it.  Most items are a key alone, so the traffic
 between the processes stays small.  Which process read a feed never shows in what is stored:
 ``read_feed`` is the one function both run.
 
@@ -37,7 +39,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, TYPE_CHECKING
@@ -48,6 +50,10 @@ if TYPE_CHECKING:
     from .config import Brand
     from .extract import FeedItem
     from .records import ArticleRecord
+    from .store.record import SeenItems
+
+# Which of a feed's item keys are new (not yet in seen_items for its source).
+Unseen = Callable[[Sequence[str]], set[str]]
 
 log = logging.getLogger(__name__)
 
@@ -92,27 +98,40 @@ def wants_page(item: FeedItem, full_text: str) -> bool:
     )
 
 
-def read_feed(body: bytes, url: str, now: datetime, analyzer: Analyzer, full_text: str) -> ReadFeed:
-    """Parse ``body`` and judge every item (the same in the daemon or a helper).
+def read_feed(
+    body: bytes,
+    url: str,
+    now: datetime,
+    analyzer: Analyzer,
+    full_text: str,
+    unseen: Unseen | None = None,
+) -> ReadFeed:
+    """Parse ``body`` and judge its items (the same in the daemon or a helper).
 
-    Items already seen are judged too (the helper cannot ask the database): on the other
-    core, that costs less than a round trip would.
+    ``unseen``: which keys are new; the others are left unjudged, a key alone, since the
+    daemon keeps only new items.  A changed feed is mostly items read before (a window of the
+    latest 20–100 that slides by a few), and matching and judging them again cost twice
+    their parsing (docs/benchmarks.md, seventeenth session).  None: judge every item.
     """
     from .extract import parse_feed
 
     parsed = parse_feed(body, url, now)
     if parsed.problem:
         return ReadFeed(parsed.problem, (), {}, {})
+    keys = tuple(map(item_key, parsed.items))
+    new = None if unseen is None else unseen(keys)
     pages: dict[int, FeedItem] = {}
     records: dict[int, ArticleRecord] = {}
     for position, item in enumerate(parsed.items):
+        if new is not None and keys[position] not in new:
+            continue
         if wants_page(item, full_text):
             pages[position] = item
         else:
             record = record_from_item(analyzer, item, None, url)
             if record is not None:
                 records[position] = record
-    return ReadFeed(None, tuple(map(item_key, parsed.items)), pages, records)
+    return ReadFeed(None, keys, pages, records)
 
 
 def default_processes() -> int:
@@ -131,10 +150,18 @@ class FeedReaders:
     ``close`` ends them: they live for one cycle, rather than hold their memory between polls.
     """
 
-    def __init__(self, analyzer: Analyzer, processes: int, task: str | None = None) -> None:
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        processes: int,
+        task: str | None = None,
+        seen: SeenItems | None = None,
+    ) -> None:
         """``analyzer``: the daemon's own, for feeds read in this process.  ``task``: what a
-        helper runs, as ``module:function`` (``read_in_helper``, or a test's wrapper)."""
+        helper runs, as ``module:function`` (``read_in_helper``, or a test's wrapper).
+        ``seen``: the items already read (None: every item is judged)."""
         self._analyzer = analyzer
+        self._seen = seen
         self._brands = tuple(analyzer.brands.values())
         self._brands_key = hashlib.sha1(pickle.dumps(self._brands)).hexdigest()
         self._processes = processes
@@ -151,13 +178,20 @@ class FeedReaders:
         """Helper processes in use: 0 when reading in this process (or after a fallback)."""
         return self._processes
 
-    def read(self, body: bytes, url: str, now: datetime, full_text: str) -> ReadFeed:
-        request = (body, url, now, self._brands_key, self._brands, full_text)
+    def read(
+        self, body: bytes, url: str, now: datetime, full_text: str, source_id: int | None = None
+    ) -> ReadFeed:
+        """``source_id``: the source whose items already read are not judged again (None: a
+        source never read, or no database: judge them all)."""
+        seen = self._seen if source_id is not None else None
+        at = None if seen is None else (seen.path, source_id)
+        request = (body, url, now, self._brands_key, self._brands, full_text, at)
         attempts = 0
         while True:
             helper = self._take()
             if helper is None:  # no helper (configured so, or one cannot run here)
-                return read_feed(body, url, now, self._analyzer, full_text)
+                unseen = None if seen is None or source_id is None else _unseen(seen, source_id)
+                return read_feed(body, url, now, self._analyzer, full_text, unseen)
             try:
                 read = helper.ask(request)
             except _NotRead:  # the helper died on another feed before it read this one
@@ -381,18 +415,50 @@ class _Helper:
 
 
 _HELPER_ANALYZERS: dict[str, Analyzer] = {}
+_HELPER_SEEN: dict[str, SeenItems] = {}
 
 
 def read_in_helper(
     body: bytes, url: str, now: datetime, brands_key: str, brands: tuple[Brand, ...],
-    full_text: str,
+    full_text: str, seen_at: tuple[str, int] | None = None,
 ) -> ReadFeed:  # fmt: skip
-    """``read_feed`` in a helper process, with the analyzer of these brands built once."""
+    """``read_feed`` in a helper process, with the analyzer of these brands built once.
+    ``seen_at``: (database, source id) whose seen items are not judged again."""
     analyzer = _HELPER_ANALYZERS.get(brands_key)
     if analyzer is None:
         _HELPER_ANALYZERS.clear()  # another config (tests): the old one is of no use
         analyzer = _HELPER_ANALYZERS[brands_key] = Analyzer(brands)
-    return read_feed(body, url, now, analyzer, full_text)
+    unseen = None if seen_at is None else _helper_unseen(*seen_at)
+    return read_feed(body, url, now, analyzer, full_text, unseen)
+
+
+def _helper_unseen(database: str, source_id: int) -> Unseen:
+    """``_unseen`` through the helper's own read-only connection (one per database)."""
+    from .store.record import SeenItems
+
+    seen = _HELPER_SEEN.get(database)
+    if seen is None:
+        for old in _HELPER_SEEN.values():
+            old.close()
+        _HELPER_SEEN.clear()
+        seen = _HELPER_SEEN[database] = SeenItems(database)
+    return _unseen(seen, source_id)
+
+
+def _unseen(seen: SeenItems, source_id: int) -> Unseen:
+    """Which keys ``source_id`` has not given yet.  If the database cannot say, every item is
+    judged: the daemon keeps only the new ones all the same."""
+    import sqlite3
+
+    def unseen(keys: Sequence[str]) -> set[str]:
+        try:
+            return seen.new_hashes(source_id, keys)
+        except sqlite3.Error as err:
+            log.warning("seen items of source %d not read (%s): its items are all judged",
+                        source_id, err)  # fmt: skip
+            return set(keys)
+
+    return unseen
 
 
 def _serve(task: Callable[..., ReadFeed], requests: IO[bytes], answers: IO[bytes]) -> None:

@@ -159,7 +159,9 @@ class SourcePoller:
         """Judge a feed body's new items (under ``judging``: see ``JUDGING``).  Parsing and
         judging the items from the feed's text are ``readers``' (a helper process, or this
         thread); the items whose article page is to be read first are judged here."""
-        read = self.readers.read(body, result.final_url, now, source.full_text)
+        # A source never read has no seen items: its reader need not ask.
+        known = state.id if state.last_ok_at is not None else None
+        read = self.readers.read(body, result.final_url, now, source.full_text, known)
         if read.problem:
             return SourceOutcome(
                 source, now, status=result.status, error=read.problem, body_hash=body_hash
@@ -386,7 +388,9 @@ def run_cycle(
     seen = SeenItems(str(config.database))
     stories = StoryIndex(db, now)
     processes = config.fetch.parse_processes
-    readers = FeedReaders(analyzer, default_processes() if processes is None else processes)
+    readers = FeedReaders(
+        analyzer, default_processes() if processes is None else processes, seen=seen
+    )
     try:
         with ThreadPoolExecutor(
             max_workers=max(1, min(config.fetch.concurrency, len(sources))),

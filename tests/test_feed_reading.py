@@ -26,6 +26,7 @@ from ereputation.cycle import run_once
 from ereputation.errors import ConfigError
 from ereputation.feed_reading import CRASHED, IN_FLIGHT, FeedReaders, ReadFeed, read_in_helper
 from ereputation.judge import Analyzer
+from ereputation.store.record import SeenItems
 
 TEASERS = rss(
     [
@@ -256,3 +257,72 @@ def test_parse_processes_out_of_range_is_a_config_error(tmp_path, value):
         load_config(path)
     assert "fetch.parse_processes" in str(error.value)
     assert "line 5" in str(error.value)
+
+
+TWO_MENTIONS = rss(
+    [
+        ("n-1", "Atlas Télécom ouvre une boutique", "https://presse.example/boutique",
+         "Atlas Télécom inaugure sa nouvelle boutique à Rabat.", 1),
+        ("n-2", "Le marché du jour", "https://presse.example/marche", "Rien à signaler.", 2),
+        ("n-3", "Panne chez Atlas Télécom", "https://presse.example/panne",
+         "Le réseau d'Atlas Télécom est coupé depuis ce matin.", 3),
+    ]
+)  # fmt: skip
+
+
+def _seen_database(path: Path, keys: list[str]) -> int:
+    """A database whose one source has already given the items of ``keys``; its id."""
+    from ereputation.store import open_database
+
+    db = open_database(path)
+    with db.conn:
+        source = db.conn.execute(
+            "INSERT INTO sources (url, name, kind) VALUES ('http://x/a', 'S', 'feed')"
+        ).lastrowid
+        db.conn.executemany(
+            "INSERT INTO seen_items (source_id, item_hash, seen_at) VALUES (?, ?, '2026-11-27')",
+            [(source, key) for key in keys],
+        )
+    db.conn.close()
+    assert source is not None
+    return source
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+def test_items_a_source_already_gave_are_keys_alone_not_judged_again(tmp_path, processes):
+    """A changed feed is mostly items read on earlier polls: the reader asks the database
+    which they are and judges only the others (the daemon keeps only those anyway)."""
+    from ereputation.extract import parse_feed
+    from ereputation.feed_reading import item_key
+
+    now = datetime.now(UTC)
+    keys = [item_key(item) for item in parse_feed(TWO_MENTIONS.encode(), "http://x/a").items]
+    source = _seen_database(tmp_path / "t.db", keys[:2])  # the first mention was read before
+    seen = SeenItems(str(tmp_path / "t.db"))
+    readers = FeedReaders(_analyzer(), processes, seen=seen)
+    try:
+        known = readers.read(TWO_MENTIONS.encode(), "http://x/a", now, "never", source)
+        assert known.keys == tuple(keys)  # every item still has its key
+        assert set(known.records) == {2}  # only the new item was judged
+        assert known.records[2].title == "Panne chez Atlas Télécom"
+        first = readers.read(TWO_MENTIONS.encode(), "http://x/a", now, "never")
+        assert set(first.records) == {0, 2}  # a source never read: every item judged
+    finally:
+        readers.close()
+        seen.close()
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+def test_a_database_that_cannot_say_what_was_seen_leaves_every_item_judged(
+    tmp_path, processes, caplog
+):
+    seen = SeenItems(str(tmp_path / "missing.db"))
+    readers = FeedReaders(_analyzer(), processes, seen=seen)
+    try:
+        read = readers.read(TWO_MENTIONS.encode(), "http://x/a", datetime.now(UTC), "never", 1)
+        assert read.problem is None and set(read.records) == {0, 2}
+    finally:
+        readers.close()
+        seen.close()
+    if processes == 0:
+        assert "seen items of source 1 not read" in caplog.text

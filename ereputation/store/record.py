@@ -358,7 +358,7 @@ class SeenItems:
     def __init__(self, path: str) -> None:
         import threading
 
-        self._path = path
+        self.path = path
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
 
@@ -366,7 +366,7 @@ class SeenItems:
         with self._lock:
             if self._connection is None:
                 self._connection = sqlite3.connect(
-                    f"file:{self._path}?mode=ro", uri=True, timeout=30, check_same_thread=False
+                    f"file:{self.path}?mode=ro", uri=True, timeout=30, check_same_thread=False
                 )
                 self._connection.execute("PRAGMA cache_size = -1024")  # index pages only
             return self._connection.execute(sql, params).fetchall()
