@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from itertools import chain
 
@@ -46,6 +46,8 @@ THRESHOLD = 0.30  # estimated Jaccard of content words at and above which two it
 _VERSION = "m1"
 _PRIME = (1 << 31) - 1  # a Mersenne prime; features and coefficients are below it
 _EMPTY = "e"  # fingerprint of an item without words: it matches nothing
+_PREFIX = f"{_VERSION}:"
+_LENGTH = len(_PREFIX) + PERMUTATIONS * 8  # of a fingerprint that holds a signature
 
 _ARABIC_FORMS = str.maketrans(
     {
@@ -236,6 +238,23 @@ def story_signature(fingerprint: str) -> np.ndarray | None:
     return _signature.__wrapped__(fingerprint)
 
 
+def story_signatures(fingerprints: Sequence[str]) -> tuple[list[int], np.ndarray]:
+    """``story_signature`` of many fingerprints at once: the positions of those that hold one,
+    and their signatures, a row each (native byte order)."""
+    at = [i for i, f in enumerate(fingerprints) if len(f) == _LENGTH and f.startswith(_PREFIX)]
+    try:
+        joined = bytes.fromhex("".join([fingerprints[i][len(_PREFIX) :] for i in at]))
+    except ValueError:
+        joined = b""
+    if len(joined) != len(at) * PERMUTATIONS * 4:  # one is not hex: each is read on its own
+        parsed = [(i, story_signature(fingerprints[i])) for i in at]
+        kept = [(i, row) for i, row in parsed if row is not None and len(row) == PERMUTATIONS]
+        matrix = np.array([row for _, row in kept], dtype=np.uint32)
+        return [i for i, _ in kept], matrix.reshape(len(kept), PERMUTATIONS)
+    matrix = np.frombuffer(joined, dtype=">u4").reshape(len(at), PERMUTATIONS)
+    return at, matrix.astype(np.uint32)
+
+
 def same_story_rows(signatures: np.ndarray, signature: np.ndarray) -> np.ndarray:
     """Which rows of ``signatures`` (one signature a row) tell the story of ``signature``:
     ``same_story`` for many at once, one vectorised comparison."""
@@ -251,11 +270,12 @@ _MIX = np.uint64(0x100000001B3)
 
 def band_keys(signature: np.ndarray) -> np.ndarray:
     """The LSH band keys of ``story_keys`` as ``BANDS`` uint64 (two bands' keys may collide,
-    which only adds a candidate that ``same_story`` then turns down)."""
-    parts = signature.reshape(BANDS, -1).astype(np.uint64)
-    keys = parts[:, 0]  # the first column mixed into 0: itself
-    for column in range(1, parts.shape[1]):
-        keys = keys * _MIX ^ parts[:, column]  # wraps around 2**64, as meant
+    which only adds a candidate that ``same_story`` then turns down); for a matrix of
+    signatures (one a row), a row of keys for each."""
+    parts = signature.reshape(*signature.shape[:-1], BANDS, -1).astype(np.uint64)
+    keys = parts[..., 0]  # the first column mixed into 0: itself
+    for column in range(1, parts.shape[-1]):
+        keys = keys * _MIX ^ parts[..., column]  # wraps around 2**64, as meant
     return keys ^ _BAND_SALT
 
 
@@ -324,6 +344,30 @@ class SignatureIndex:
         if len(self._recent_keys) >= self._RECENT:
             self._merge()
 
+    def add_many(self, story_ids: Sequence[int], signatures: np.ndarray) -> None:
+        """``add`` of each story in turn (``signatures``: one a row), in a few array
+        operations: a cycle's first lookup loads the last three days' stories, ~70,000 after
+        a first pass over 10,000 feeds, and one ``add`` each cost a Python loop over its 32
+        keys and a merge every 512 stories (docs/benchmarks.md, seventeenth session)."""
+        count = len(story_ids)
+        if not count:
+            return
+        self._merge()  # the recent keys first: rows stay in the order they were added
+        start, end = self._count, self._count + count
+        if end > len(self._ids):
+            size = max(64, end + end // 4)
+            self._signatures = np.resize(self._signatures, (size, PERMUTATIONS))
+            self._sketches = np.resize(self._sketches, (size, PERMUTATIONS))
+            self._ids = np.resize(self._ids, size)
+        self._signatures[start:end] = signatures
+        self._sketches[start:end] = _sketch(signatures)
+        self._ids[start:end] = story_ids
+        self._count = end
+        keys = _folded_keys(signatures).ravel()
+        rows = np.repeat(np.arange(start, end, dtype=np.int32), BANDS)
+        order = np.argsort(keys, kind="stable")
+        self._insert_sorted(keys[order], rows[order])
+
     def _keys_of(self, signature: np.ndarray) -> list[int]:
         """``_folded_keys`` as ints; those of the signature ``find`` was last asked about are
         kept, as the store adds a story right after finding none for it."""
@@ -333,18 +377,23 @@ class SignatureIndex:
         return _folded_keys(signature).tolist()
 
     def _merge(self) -> None:
+        if not self._recent_keys:
+            return
         keys = np.array(self._recent_keys, dtype=np.uint32)
         rows = np.array(self._recent_rows, dtype=np.int32)
         order = np.argsort(keys, kind="stable")
-        keys, rows = keys[order], rows[order]
-        # Inserted where they sort: one new array each, not the ~4 copies of the key array
-        # that sorting the concatenation held (~100 MB at 60,000 stories).
-        at = np.searchsorted(self._keys, keys, side="right")
-        self._keys = np.insert(self._keys, at, keys)
-        self._rows = np.insert(self._rows, at, rows)
+        self._insert_sorted(keys[order], rows[order])
         self._recent.clear()
         self._recent_keys = []
         self._recent_rows = []
+
+    def _insert_sorted(self, keys: np.ndarray, rows: np.ndarray) -> None:
+        """Sorted ``keys`` and their rows, inserted where they sort: one new array each, not
+        the ~4 copies of the key array that sorting the concatenation held (~100 MB at 60,000
+        stories)."""
+        at = np.searchsorted(self._keys, keys, side="right")
+        self._keys = np.insert(self._keys, at, keys)
+        self._rows = np.insert(self._rows, at, rows)
 
     def find(self, signature: np.ndarray) -> int | None:
         """The id of the newest story ``signature`` belongs to, or None."""
@@ -386,7 +435,8 @@ class SignatureIndex:
 
 
 def _folded_keys(signature: np.ndarray) -> np.ndarray:
-    """``band_keys`` folded to 32 bits (its two halves XORed), as the index keeps them."""
+    """``band_keys`` folded to 32 bits (its two halves XORed), as the index keeps them; for
+    a matrix of signatures, a row for each."""
     keys = band_keys(signature)
     return (keys ^ (keys >> np.uint64(32))).astype(np.uint32)
 
@@ -423,7 +473,8 @@ def _sketch_differences(words: np.ndarray, query: np.ndarray) -> np.ndarray:
 
 
 def _sketch(signature: np.ndarray) -> np.ndarray:
-    """The low byte of each slot of ``signature``: equal wherever the slots are equal."""
+    """The low byte of each slot of ``signature`` (or of each row of a matrix of them): equal
+    wherever the slots are equal."""
     return signature.astype(np.uint8)  # keeps the low byte: the values, not the bytes, count
 
 

@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -241,6 +242,71 @@ def test_the_signature_index_finds_what_comparing_every_candidate_finds(monkeypa
                 index.forget(number)
                 stored.pop()
     assert 30 < groupings < 200  # both outcomes are exercised
+
+
+def test_an_index_loaded_in_bulk_answers_as_one_built_story_by_story() -> None:
+    """``add_many`` (a cycle's first lookup loads the window's stories at once) gives the
+    index that ``add`` gives story by story: the same keys, rows and answers."""
+    import random
+
+    from ereputation.stories import SignatureIndex, story_signature
+
+    rng = random.Random(11)
+    vocabulary = [f"mot{n}" for n in range(300)]
+    texts: list[list[str]] = []
+    for _ in range(400):
+        if texts and rng.random() < 0.4:
+            words = list(rng.choice(texts))
+            for _ in range(rng.randint(0, 25)):
+                words[rng.randrange(len(words))] = rng.choice(vocabulary)
+        else:
+            words = rng.sample(vocabulary, 40)
+        texts.append(words)
+    signatures = [
+        story_signature(story_fingerprint(" ".join(w[:5]), " ".join(w[5:]))) for w in texts
+    ]
+    one_by_one, in_bulk = SignatureIndex(), SignatureIndex()
+    for number, signature in enumerate(signatures[:300], start=1):
+        one_by_one.add(number, signature)
+    for number, signature in enumerate(signatures[:10], start=1):
+        in_bulk.add(number, signature)  # keys waiting in the recent dict, then bulk
+    for start in range(10, 300, 37):
+        chunk = signatures[start : min(start + 37, 300)]
+        in_bulk.add_many(list(range(start + 1, start + 1 + len(chunk))), np.array(chunk))
+    one_by_one._merge()
+    assert (in_bulk._keys == one_by_one._keys).all()
+    assert sorted(zip(in_bulk._keys, in_bulk._rows, strict=True)) == sorted(
+        zip(one_by_one._keys, one_by_one._rows, strict=True)
+    )
+    assert (in_bulk._signatures[:300] == one_by_one._signatures[:300]).all()
+    assert (in_bulk._sketches[:300] == one_by_one._sketches[:300]).all()
+    answers = [one_by_one.find(signature) for signature in signatures]
+    assert [in_bulk.find(signature) for signature in signatures] == answers
+    assert sum(answer is not None for answer in answers[300:]) > 10  # rewrites were found
+
+
+def test_fingerprints_read_in_bulk_are_those_read_one_by_one() -> None:
+    from ereputation.stories import story_signature, story_signatures
+
+    good = [story_fingerprint(f"titre {n}", f"texte numero {n} sur le reseau") for n in range(5)]
+    hexless = good[0][:-1] + "z"  # the right length, not hex
+    spaced = good[1][:-3] + " ab"  # hex with a space: fewer bytes
+    for fingerprints in (
+        good,
+        [good[0], "e", "m0:" + good[1][3:], good[2], "", good[3][:-8]],
+        [good[0], hexless, good[2], spaced, good[4]],
+    ):
+        at, matrix = story_signatures(fingerprints)
+        expected = [
+            (i, signature)
+            for i, f in enumerate(fingerprints)
+            if (signature := story_signature(f)) is not None and len(signature) == 64
+        ]
+        assert at == [i for i, _ in expected]
+        assert matrix.shape == (len(expected), 64)
+        assert all(
+            (row == signature).all() for row, (_, signature) in zip(matrix, expected, strict=True)
+        )
 
 
 def _index_of(texts: list[list[str]]):

@@ -145,15 +145,19 @@ class StoryIndex:
 
     def _loaded(self) -> SignatureIndex:
         if self._index is None:
-            from ..stories import SignatureIndex  # numpy: only once something is recorded
+            # numpy: only once something is recorded
+            from ..stories import SignatureIndex, story_signatures
 
-            self._index = SignatureIndex()
-            for story_id, fingerprint in self._db.execute(
+            index = SignatureIndex()
+            rows = self._db.execute(
                 "SELECT id, fingerprint FROM stories WHERE first_seen_at >= ? "
                 "AND fingerprint IS NOT NULL ORDER BY id",
                 [self._since],
-            ):
-                self.add(int(story_id), str(fingerprint))
+            )
+            while chunk := rows.fetchmany(4096):  # ~4 MB of fingerprints at a time
+                kept, signatures = story_signatures([str(f) for _, f in chunk])
+                index.add_many([int(chunk[i][0]) for i in kept], signatures)
+            self._index = index
         return self._index
 
     def find(self, fingerprint: str | None) -> int | None:
