@@ -201,25 +201,33 @@ def test_the_story_index_finds_stored_stories_and_forgets_rolled_back_ones(tmp_p
     assert index.find(fingerprint(third_copy)) is None
 
 
+def _stories_and_rewrites(seed: int, vocabulary: int, count: int) -> list[list[str]]:
+    """``count`` texts of 40 words: new stories, and rewrites of earlier ones (some words
+    changed) 40 % of the time."""
+    import random
+
+    rng = random.Random(seed)
+    words_of = [f"mot{n}" for n in range(vocabulary)]
+    texts: list[list[str]] = []
+    for _ in range(count):
+        if texts and rng.random() < 0.4:  # a rewrite of an earlier story: some words changed
+            words = list(rng.choice(texts))
+            for _ in range(rng.randint(0, 25)):
+                words[rng.randrange(len(words))] = rng.choice(words_of)
+        else:
+            words = rng.sample(words_of, 40)
+        texts.append(words)
+    return texts
+
+
 def test_the_signature_index_finds_what_comparing_every_candidate_finds(monkeypatch) -> None:
     """``SignatureIndex`` (band keys in sorted arrays, merged from a dict in steps) answers
     as the plain rule: the newest story sharing a band key with ``same_story`` true."""
-    import random
 
     from ereputation.stories import SignatureIndex, story_signature
 
     monkeypatch.setattr(SignatureIndex, "_RECENT", 8 * 32)  # a merge every 8 stories
-    rng = random.Random(5)
-    vocabulary = [f"mot{n}" for n in range(400)]
-    texts: list[list[str]] = []
-    for _ in range(300):
-        if texts and rng.random() < 0.4:  # a rewrite of an earlier story: some words changed
-            words = list(rng.choice(texts))
-            for _ in range(rng.randint(0, 25)):
-                words[rng.randrange(len(words))] = rng.choice(vocabulary)
-        else:
-            words = rng.sample(vocabulary, 40)
-        texts.append(words)
+    texts = _stories_and_rewrites(seed=5, vocabulary=400, count=300)
     index = SignatureIndex()
     stored: list[tuple[int, str]] = []
     groupings = 0
@@ -247,21 +255,10 @@ def test_the_signature_index_finds_what_comparing_every_candidate_finds(monkeypa
 def test_an_index_loaded_in_bulk_answers_as_one_built_story_by_story() -> None:
     """``add_many`` (a cycle's first lookup loads the window's stories at once) gives the
     index that ``add`` gives story by story: the same keys, rows and answers."""
-    import random
 
     from ereputation.stories import SignatureIndex, story_signature
 
-    rng = random.Random(11)
-    vocabulary = [f"mot{n}" for n in range(300)]
-    texts: list[list[str]] = []
-    for _ in range(400):
-        if texts and rng.random() < 0.4:
-            words = list(rng.choice(texts))
-            for _ in range(rng.randint(0, 25)):
-                words[rng.randrange(len(words))] = rng.choice(vocabulary)
-        else:
-            words = rng.sample(vocabulary, 40)
-        texts.append(words)
+    texts = _stories_and_rewrites(seed=11, vocabulary=300, count=400)
     signatures = [
         story_signature(story_fingerprint(" ".join(w[:5]), " ".join(w[5:]))) for w in texts
     ]
