@@ -8,11 +8,11 @@ article pages, story fingerprints and the database (bench/scale.py, docs/benchma
 
 Only what the daemon needs comes back: every item's key, the article to store for an item
 that names a brand, and the item itself when its article page is to be read (the daemon
-reads pages: politeness per host lives there).  Items the source has already given are a key
-alone, unjudged: the reader asks the database (read-only) which they are, as the daemon does
-after it.  Most items are a key alone, so the traffic
-between the processes stays small.  Which process read a feed never shows in what is stored:
-``read_feed`` is the one function both run.
+reads pages: politeness per host lives there).  Most items are a key alone, so the traffic
+between the processes stays small; so are the items the source gave on earlier polls, left
+unjudged: the reader asks the database (read-only) which they are, as the daemon does after
+it.  Which process read a feed never shows in what is stored: ``read_feed`` is the one
+function both run.
 
 A parser that crashes the helper (a fault in a C library on a hostile feed) costs that feed,
 not the daemon: the feed is tried once more in a new helper, then reported as failed.  One
@@ -184,8 +184,8 @@ class FeedReaders:
         """``source_id``: the source whose items already read are not judged again (None: a
         source never read, or no database: judge them all)."""
         seen = self._seen if source_id is not None else None
-        at = None if seen is None else (seen.path, source_id)
-        request = (body, url, now, self._brands_key, self._brands, full_text, at)
+        seen_at = None if seen is None else (seen.path, source_id)
+        request = (body, url, now, self._brands_key, self._brands, full_text, seen_at)
         attempts = 0
         while True:
             helper = self._take()
