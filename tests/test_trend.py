@@ -67,6 +67,11 @@ def moved(text: str, language: str) -> dict[str, float]:
         ("The board suspended its dividend", "en", "suspended", -1),
         ("Le tribunal a annulé l'amende infligée par le Conseil", "fr", "annule", 1),
         ("ألغت المحكمة الغرامة المفروضة على الشركة", "ar", "الغت", 1),
+        # An insurer's claims that surge are bad news; sales that stall too.
+        ("Motor claims rose faster than premiums", "en", "rose", -1),
+        ("Insurance Claims Surge After Floods", "en", "surge", -1),
+        ("Claims against the insurer fell by a third", "en", "fell", 1),
+        ("Sales stalled in the second quarter", "en", "stalled", -1),
     ],
 )
 def test_direction_times_worth(text: str, language: str, word: str, sign: int) -> None:
