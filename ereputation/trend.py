@@ -145,6 +145,18 @@ def _word_ranks(tokens: Sequence[str]) -> list[int]:
     return ranks
 
 
+# Words between an English verb and its object: "suspended its dividend", "cut the fees".
+_DETERMINERS = frozenset("its their the a an his her our".split())
+
+
+def _object(tokens: Sequence[str], verb: int, start: int, earlier: int) -> bool:
+    """On a tie between a figure before an English movement word (at ``earlier``) and one
+    after it (at ``start``), whether the one after is the verb's object: only a determiner
+    between, as in "posted a loss and suspended its dividend".  Otherwise the earlier stays
+    ("sales rose")."""
+    return earlier < verb < start and all(t in _DETERMINERS for t in tokens[verb + 1 : start])
+
+
 def movements(
     tokens: Sequence[str],
     language: str,
@@ -155,11 +167,12 @@ def movements(
 
     A movement word counts ``±MOVE_VALUE``: its direction × the worth of the nearest figure
     within ``WINDOW`` words on either side and in the same clause (the earlier one on a tie,
-    as in "sales rose").  The reader gives the figure's words 0, so that "losses narrowed" is
-    not also read as "losses"; a movement with no figure near it is not listed, and its own
-    lexicon value, if any, stands.  ``clause_ends()`` gives the token indexes before which a
-    comma or a full stop ends a clause ("coûts, les ventes" are two figures); it is asked only
-    when a text has both a movement word and a figure.
+    as in "sales rose", unless the later is its object: ``_object``).  The reader gives the
+    figure's words 0, so that "losses narrowed" is not also read as "losses"; a movement with
+    no figure near it is not listed, and its own lexicon value, if any, stands.
+    ``clause_ends()`` gives the token indexes before which a comma or a full stop ends a
+    clause ("coûts, les ventes" are two figures); it is asked only when a text has both a
+    movement word and a figure.
     """
     words = _words(language, tokenise)
     if words is None:
@@ -201,10 +214,12 @@ def movements(
         for start, end, worth in spans:
             # In words: an amount between them does not count ("a record 4.2 million passengers").
             distance = rank[start] - rank[i] if start > i else rank[i] - rank[end - 1]
+            if distance > WINDOW or _apart(min(i, start), max(i, end - 1), ends):
+                continue
             if (
-                distance <= WINDOW
-                and (best is None or distance < best[0])
-                and not _apart(min(i, start), max(i, end - 1), ends)
+                best is None
+                or distance < best[0]
+                or (distance == best[0] and language == "en" and _object(tokens, i, start, best[1]))
             ):
                 best = (distance, start, end, worth)
         if best is not None:

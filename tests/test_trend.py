@@ -81,6 +81,28 @@ def test_direction_times_worth(text: str, language: str, word: str, sign: int) -
     assert sorted(v for v in found.values() if v) == [sign * MOVE_VALUE]
 
 
+@pytest.mark.parametrize(
+    ("text", "moved_word", "figure", "sign"),
+    [
+        # A tie: the figure after a verb is its object when only a determiner is between.
+        ("It posted a loss and suspended its dividend", "suspended", "dividend", -1),
+        ("Costs rose and cut the margin", "cut", "margin", -1),
+        # Else the figure before stays, as in "sales rose".
+        ("Sales rose and deliveries too", "rose", "sales", 1),
+        ("Sales then rose on prices", "rose", "sales", 1),
+    ],
+)
+def test_a_verb_takes_its_object_on_a_tie(
+    text: str, moved_word: str, figure: str, sign: int
+) -> None:
+    tokens = _tokens(text)
+    found = {
+        tokens[at]: (tokens[span.start], value)
+        for at, span, value in movements(tokens, "en", _tokens)
+    }
+    assert found[moved_word] == (figure, sign * MOVE_VALUE)
+
+
 def test_no_figure_no_movement() -> None:
     assert moved("The river rose overnight and fell again", "en") == {}
     assert moved("The airline cancelled 40 flights", "en") == {}  # flights are no figure
