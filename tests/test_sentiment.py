@@ -402,3 +402,16 @@ def test_a_french_strike_that_came_to_an_end_is_good_news() -> None:
     positive, negative, _ = lexicon_scores("Les pannes ont duré, puis la grève a pris fin.", "fr")
     assert positive > 0 and negative > 0
     assert lexicon_scores("La grève continue.", "fr")[1] > 0
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Les ventes restent très loin de l'objectif fixé", "fr"),
+        ("Des résultats inférieurs aux attentes", "fr"),
+        ("The retailer pulled the cologne off the shelves", "en"),
+    ],
+)
+def test_results_short_of_target_and_products_pulled_are_bad_news(text: str, language: str) -> None:
+    positive, negative, _ = lexicon_scores(text, language)
+    assert negative > positive

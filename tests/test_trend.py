@@ -72,6 +72,10 @@ def moved(text: str, language: str) -> dict[str, float]:
         ("Insurance Claims Surge After Floods", "en", "surge", -1),
         ("Claims against the insurer fell by a third", "en", "fell", 1),
         ("Sales stalled in the second quarter", "en", "stalled", -1),
+        # French profits that melt away, or are multiplied.
+        ("Le bénéfice a fondu de 40 %", "fr", "fondu", -1),
+        ("Les plaintes ont fondu cette année", "fr", "fondu", 1),
+        ("Le bénéfice a été multiplié par trois", "fr", "multiplie", 1),
     ],
 )
 def test_direction_times_worth(text: str, language: str, word: str, sign: int) -> None:
