@@ -76,6 +76,10 @@ def moved(text: str, language: str) -> dict[str, float]:
         ("Le bénéfice a fondu de 40 %", "fr", "fondu", -1),
         ("Les plaintes ont fondu cette année", "fr", "fondu", 1),
         ("Le bénéfice a été multiplié par trois", "fr", "multiplie", 1),
+        # Arabic shares that plunge; delays or costs cut.
+        ("هوى سهم الشركة بنسبة 9 في المائة", "ar", "هوي", -1),
+        ("تهاوى سهم المجموعة في البورصة", "ar", "تهاوي", -1),
+        ("قلصت الشركة تكاليف الإنتاج", "ar", "قلصت", 1),
     ],
 )
 def test_direction_times_worth(text: str, language: str, word: str, sign: int) -> None:
