@@ -134,13 +134,23 @@ _AMOUNT_WORDS = frozenset(
 )
 
 
+# Auxiliaries and reflexive pronouns, not counted either: « les pertes se sont nettement
+# réduites », "costs have been cut" (negations still count: they are read).
+_AUXILIARIES = frozenset(
+    "a ont est sont ete se s' avait avaient etait etaient sera seront"
+    " has have had been was were is are be".split()
+)
+_UNCOUNTED = _AMOUNT_WORDS | _AUXILIARIES
+
+
 def _word_ranks(tokens: Sequence[str]) -> list[int]:
-    """Per token, how many tokens before it are words and not part of an amount."""
+    """Per token, how many tokens before it are words and neither part of an amount nor an
+    auxiliary."""
     ranks = []
     count = 0
     for token in tokens:
         ranks.append(count)
-        if not (token.isdigit() or token in _AMOUNT_WORDS):
+        if not (token.isdigit() or token in _UNCOUNTED):
             count += 1
     return ranks
 

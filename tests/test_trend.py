@@ -76,6 +76,9 @@ def moved(text: str, language: str) -> dict[str, float]:
         ("Le bénéfice a fondu de 40 %", "fr", "fondu", -1),
         ("Les plaintes ont fondu cette année", "fr", "fondu", 1),
         ("Le bénéfice a été multiplié par trois", "fr", "multiplie", 1),
+        # Auxiliaries and reflexives are not counted in the distance.
+        ("Les pertes du groupe se sont nettement réduites", "fr", "reduites", 1),
+        ("Delays have since been sharply reduced", "en", "reduced", 1),
         # Arabic shares that plunge; delays or costs cut.
         ("هوى سهم الشركة بنسبة 9 في المائة", "ar", "هوي", -1),
         ("تهاوى سهم المجموعة في البورصة", "ar", "تهاوي", -1),
