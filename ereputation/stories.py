@@ -323,10 +323,7 @@ class SignatureIndex:
     def add(self, story_id: int, signature: np.ndarray) -> None:
         row = self._count
         if row == len(self._ids):
-            size = max(64, row + row // 4)
-            self._signatures = np.resize(self._signatures, (size, PERMUTATIONS))
-            self._sketches = np.resize(self._sketches, (size, PERMUTATIONS))
-            self._ids = np.resize(self._ids, size)
+            self._resize(max(64, row + row // 4))
         self._signatures[row] = signature  # stored in native order: compared without swapping
         self._sketches[row] = _sketch(signature)
         self._ids[row] = story_id
@@ -355,10 +352,7 @@ class SignatureIndex:
         self._merge()  # the recent keys first: rows stay in the order they were added
         start, end = self._count, self._count + count
         if end > len(self._ids):
-            size = max(64, end + end // 4)
-            self._signatures = np.resize(self._signatures, (size, PERMUTATIONS))
-            self._sketches = np.resize(self._sketches, (size, PERMUTATIONS))
-            self._ids = np.resize(self._ids, size)
+            self._resize(max(64, end + end // 4))
         self._signatures[start:end] = signatures
         self._sketches[start:end] = _sketch(signatures)
         self._ids[start:end] = story_ids
@@ -367,6 +361,12 @@ class SignatureIndex:
         rows = np.repeat(np.arange(start, end, dtype=np.int32), BANDS)
         order = np.argsort(keys, kind="stable")
         self._insert_sorted(keys[order], rows[order])
+
+    def _resize(self, size: int) -> None:
+        """Room for ``size`` rows (``add`` and ``add_many`` grow by a quarter)."""
+        self._signatures = np.resize(self._signatures, (size, PERMUTATIONS))
+        self._sketches = np.resize(self._sketches, (size, PERMUTATIONS))
+        self._ids = np.resize(self._ids, size)
 
     def _keys_of(self, signature: np.ndarray) -> list[int]:
         """``_folded_keys`` as ints; those of the signature ``find`` was last asked about are
