@@ -210,17 +210,15 @@ def _later(
     """``Corpus.later`` and ``Corpus.later_truth``."""
     later = list(feeds)
     truth: set[tuple[str, str]] = set()
+    polled = now + timedelta(minutes=15)  # a poll interval later
     changed = rng.sample(readable, round(share * len(readable))) if count > 0 else []
     for index, fmt, language, items in sorted(changed):
         # Numbered after the feed's first items: new URLs, never an earlier item's.
-        fresh = [
-            _item(rng, told, index, len(items) + j, language, now + timedelta(minutes=15))
-            for j in range(count)
-        ]
+        fresh = [_item(rng, told, index, len(items) + j, language, polled) for j in range(count)]
         window = fresh + items[: len(items) - count]
         for url, _, _, _, brands in fresh:
             truth.update((url, brand) for brand in brands)
-        body = _render(fmt, index, language, window, now + timedelta(minutes=15))
+        body = _render(fmt, index, language, window, polled)
         later[index] = Feed(feeds[index].path, "ok", body, len(window))
     return tuple(later), frozenset(truth)
 
