@@ -151,27 +151,54 @@ def _has_darija_clue(text: str) -> bool:
 
     No step of ``arabizi_evidence`` sees across whitespace (its words, the noise it blanks
     out, lowercasing), so a text has a clue exactly when one of its whitespace-separated
-    tokens has one.  Tokens recur from text to text; each one's answer is kept.
+    tokens has one (see ``_signs``).
     """
-    return any(map(_CLUE_TOKENS.__getitem__, text.split()))  # looped in C
-
-
-_CLUE_TOKENS = TokenMemo(lambda token: arabizi_evidence(token)[0] > 0)  # ~7 MB when full
+    return bool((_signs(text) >> _CLUE_SHIFT) & _MASK)
 
 
 def _stop_word_vote(text: str) -> str | None:
-    """'fr' or 'en' when the text's stop words say so clearly (3 or more, 4 to 1), else None.
+    """'fr' or 'en' when the text's stop words say so clearly (3 or more, 4 to 1), else None."""
+    return _vote(_signs(text))
 
-    Words are runs of letters; most are whole whitespace-separated tokens, which ``split``
-    finds faster than a regex, so the regex runs only on the other tokens.
-    """
-    tokens = text.lower().split()
-    words = [t for t in tokens if t.isalpha()]
-    if len(words) < len(tokens):
-        words += _VOTE_WORD.findall(" ".join(t for t in tokens if not t.isalpha()))
-    kinds = list(map(_STOP_WORDS.get, words))  # counted in C: this runs on every mention
-    french, english = kinds.count("fr"), kinds.count("en")
-    other = len(kinds) - kinds.count(None) - french - english
+
+# What a token adds to a text's signs: its French, English and other stop words, each count in
+# its own 32 bits, then whether it holds a Darija clue, then an Arabic letter.  A text's signs
+# are the sum of its tokens': one pass in C (``sum(map(...))``) instead of three in Python.
+_FIELD = 32
+_MASK = (1 << _FIELD) - 1
+_KIND_SIGN = {"fr": 1, "en": 1 << _FIELD, "other": 1 << 2 * _FIELD, None: 0}
+_CLUE_SHIFT = 3 * _FIELD
+_ARABIC_SHIFT = 4 * _FIELD
+
+
+def _token_signs(token: str) -> int:
+    """A whitespace-separated token's signs (``_signs``), from its words: runs of letters, as
+    most tokens are whole (``isalpha``, faster than the regex)."""
+    lowered = token.lower()
+    words = [lowered] if lowered.isalpha() else _VOTE_WORD.findall(lowered)
+    signs = sum(_KIND_SIGN[_STOP_WORDS.get(word)] for word in words)
+    if arabizi_evidence(token)[0] > 0:
+        signs += 1 << _CLUE_SHIFT
+    if _ARABIC_LETTER.search(token):
+        signs += 1 << _ARABIC_SHIFT
+    return signs
+
+
+# Tokens recur from text to text; each one's signs are kept (~7 MB when full).
+_TOKEN_SIGNS = TokenMemo(_token_signs)
+
+
+def _signs(text: str) -> int:
+    """The stop words of each kind, Darija clues and Arabic letters in ``text``, summed token by
+    token (``_token_signs``): none of the three reads across whitespace."""
+    return sum(map(_TOKEN_SIGNS.__getitem__, text.split()))
+
+
+def _vote(signs: int) -> str | None:
+    """The stop-word vote on a text's ``_signs``: 3 or more of one language's stop words, 4 to 1
+    against the other's, and few of the other Latin-script languages'."""
+    french, english = signs & _MASK, (signs >> _FIELD) & _MASK
+    other = (signs >> 2 * _FIELD) & _MASK
     if other * 4 > max(french, english):
         return None
     if french >= 3 and french >= 4 * english:
@@ -197,8 +224,9 @@ def detect_language(text: str) -> str | None:
     """
     if not text:
         return None
-    vote = _stop_word_vote(text)
-    if vote is not None and not _ARABIC_LETTER.search(text) and not _has_darija_clue(text):
+    signs = _signs(text)
+    vote = _vote(signs)
+    if vote is not None and not signs >> _CLUE_SHIFT:  # no Darija clue, no Arabic letter
         return vote
     return _detect(text)
 

@@ -1,8 +1,8 @@
 """Answers per whitespace-separated token, kept for the next text that has the same token.
 
 Some steps read a text one token at a time because no step of theirs sees across whitespace:
-the words of a story fingerprint (``stories.normalise_words``) and the Darija-clue check that
-language detection runs on every French or English text (``language._has_darija_clue``).
+the words of a story fingerprint (``stories.normalise_words``) and the stop words, Darija clues
+and Arabic letters that language detection counts in every text (``language._signs``).
 Tokens recur from article to article, so each token's answer is kept.  Long tokens are rare
 and rarely seen twice, so they are not; and a full memo starts again rather than track what
 was used least: a daemon runs for months.

@@ -249,3 +249,57 @@ def test_darija_clue_token_by_token_is_that_of_the_whole_text(text):
     expected = language.arabizi_evidence(text)[0] > 0
     assert language._has_darija_clue(text) is expected
     assert language._has_darija_clue(text) is expected
+
+
+VOTE_WORDS = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                "le",
+                "LA",
+                "des",
+                "Été",
+                "où",
+                "the",
+                "OF",
+                "and",
+                "el",
+                "und",
+                "l'entreprise",
+                "d'Atlas",
+                "(the",
+                "de,",
+                "x3",
+                "wach",
+                "بالمدرسة",
+                "Orange",
+                "«le»",
+                "ﬁn",
+            ]
+        ),
+        st.text(max_size=6),
+    ),
+    max_size=30,
+).map(" ".join)
+
+
+@SETTINGS
+@given(VOTE_WORDS)
+def test_stop_word_vote_token_by_token_is_that_of_the_whole_text(text):
+    """The vote is read from each token's cached signs: it must be the vote over the whole
+    text's words (runs of letters of the lower-cased text), counted at once."""
+    from ereputation import language
+
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    kinds = [language._STOP_WORDS.get(word) for word in words]
+    french, english = kinds.count("fr"), kinds.count("en")
+    other = kinds.count("other")
+    expected = None
+    if other * 4 <= max(french, english):
+        if french >= 3 and french >= 4 * english:
+            expected = "fr"
+        elif english >= 3 and english >= 4 * french:
+            expected = "en"
+    assert language._stop_word_vote(text) == expected
+    arabic = re.search(language._ARABIC_LETTER.pattern, text) is not None
+    assert bool(language._signs(text) >> language._ARABIC_SHIFT) is arabic
