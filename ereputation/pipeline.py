@@ -30,6 +30,7 @@ from .feed_reading import FeedReaders, default_processes
 from .fetch import Conditional, Fetcher, FetchResult, Redirected, next_poll_delay
 from .judge import Analyzer, record_from_item, with_fingerprint
 from .records import ArticleRecord, SourceOutcome
+from .spool import BodySpool
 from .store.record import (
     PendingOutcome,
     SeenItems,
@@ -439,8 +440,12 @@ class _Cycle:
         self.expected = 0  # outcomes not yet taken from ``finished``
         self.whole = 0  # pages polled whole by workers, not yet stored
         self.reading = 0  # bodies from fetch_many with a worker, not yet stored
+        # Bodies fetched while ``width`` wait for a worker already: fetching runs ahead.
+        self.spool: BodySpool[Source] = BodySpool(config.database.parent)
+        self.now = datetime.now(UTC)
 
     def run(self, sources: list[Source], now: datetime) -> None:
+        self.now = now
         asked = [s for s in sources if self._fetched_at_once(s)]
         polled: Iterable[Source] = iter([s for s in sources if not self._fetched_at_once(s)])
         self._submit_whole(polled, now)
@@ -448,20 +453,23 @@ class _Cycle:
             Conditional(self._url(s), self.states[s.url].etag, self.states[s.url].last_modified, s)
             for s in asked
         )
-        if asked:
-            many = self.poller.fetcher.fetch_many(
-                requests,
-                may_start=lambda: self.reading < self.width,
-                stop=self.stop.is_set,
-            )
-            for batch in many:
-                for request, result in batch:
-                    self._answered(request.tag, result, now)
-                self._store_ready(block=False)
+        try:
+            if asked:
+                many = self.poller.fetcher.fetch_many(
+                    requests,
+                    may_start=lambda: self.reading < self.width or self.spool.has_room(),
+                    stop=self.stop.is_set,
+                )
+                for batch in many:
+                    for request, result in batch:
+                        self._answered(request.tag, result, now)
+                    self._store_ready(block=False)
+                    self._submit_whole(polled, now)
+            while self.expected:
+                self._store_ready(block=True)
                 self._submit_whole(polled, now)
-        while self.expected:
-            self._store_ready(block=True)
-            self._submit_whole(polled, now)
+        finally:
+            self.spool.close()  # what a stop left unread is asked again next cycle
 
     def _fetched_at_once(self, source: Source) -> bool:
         return source.kind != "page"
@@ -475,9 +483,22 @@ class _Cycle:
             self.expected += 1
             self.finished.put((source, _unread(source, now, result)))
             return
+        if self.reading < self.width and not self.spool:
+            self._read(source, result)
+        else:
+            self.spool.put(source, result)
+
+    def _read(self, source: Source, result: FetchResult | Redirected) -> None:
+        """A body (or a redirect to follow) handed to a worker."""
         self.reading += 1
         state = self.states[source.url]
-        self._submit(source, self.poller.poll_fetched, source, state, now, result)
+        self._submit(source, self.poller.poll_fetched, source, state, self.now, result)
+
+    def _unspool(self) -> None:
+        """Hand spooled bodies to the workers while fewer than ``width`` are being read."""
+        while self.spool and self.reading < self.width and not self.stop.is_set():
+            source, result = self.spool.take()
+            self._read(source, result)
 
     def _submit_whole(self, polled: Iterable[Source], now: datetime) -> None:
         """Keep the workers' queue of whole polls ``2 × concurrency`` long, lazily: a stop
@@ -520,6 +541,7 @@ class _Cycle:
                 outcome = item
             outcomes.append((self.states[source.url], outcome))
         _store(self.db, outcomes, self.stories, self.report)
+        self._unspool()
 
 
 def _due(state: SourceState, now: datetime) -> bool:
