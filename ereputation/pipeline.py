@@ -398,7 +398,7 @@ def run_cycle(
             thread_name_prefix="poll",
         ) as pool:
             poller = SourcePoller(fetcher, analyzer, seen, stop, readers)
-            _Cycle(config, db, states, stories, report, stop, pool, poller).run(sources, now)
+            _Cycle(config, db, states, stories, report, stop, pool, poller, now).run(sources)
             report.interrupted = stop.is_set() and report.polled < len(sources)
     finally:
         readers.close()
@@ -430,8 +430,10 @@ class _Cycle:
         stop: threading.Event,
         pool: ThreadPoolExecutor,
         poller: SourcePoller,
+        now: datetime,
     ) -> None:
         self.db, self.states, self.stories, self.report = db, states, stories, report
+        self.now = now  # the cycle's time: every outcome is stamped with it
         self.stop, self.pool, self.poller = stop, pool, poller
         self.width = max(1, config.fetch.concurrency)
         self.finished: SimpleQueue[tuple[Source, Future[SourceOutcome] | SourceOutcome]] = (
@@ -442,13 +444,11 @@ class _Cycle:
         self.reading = 0  # bodies from fetch_many with a worker, not yet stored
         # Bodies fetched while ``width`` wait for a worker already: fetching runs ahead.
         self.spool: BodySpool[Source] = BodySpool(config.database.parent)
-        self.now = datetime.now(UTC)
 
-    def run(self, sources: list[Source], now: datetime) -> None:
-        self.now = now
+    def run(self, sources: list[Source]) -> None:
         asked = [s for s in sources if self._fetched_at_once(s)]
         polled: Iterable[Source] = iter([s for s in sources if not self._fetched_at_once(s)])
-        self._submit_whole(polled, now)
+        self._submit_whole(polled)
         requests = (
             Conditional(self._url(s), self.states[s.url].etag, self.states[s.url].last_modified, s)
             for s in asked
@@ -462,12 +462,12 @@ class _Cycle:
                 )
                 for batch in many:
                     for request, result in batch:
-                        self._answered(request.tag, result, now)
+                        self._answered(request.tag, result)
                     self._store_ready(block=False)
-                    self._submit_whole(polled, now)
+                    self._submit_whole(polled)
             while self.expected:
                 self._store_ready(block=True)
-                self._submit_whole(polled, now)
+                self._submit_whole(polled)
         finally:
             self.spool.close()  # what a stop left unread is asked again next cycle
 
@@ -477,18 +477,18 @@ class _Cycle:
     def _url(self, source: Source) -> str:
         return self.states[source.url].feed_url or source.url
 
-    def _answered(self, source: Source, result: FetchResult | Redirected, now: datetime) -> None:
+    def _answered(self, source: Source, result: FetchResult | Redirected) -> None:
         """A conditional GET's answer: stored as it is, or a body handed to a worker."""
         if isinstance(result, FetchResult) and (not result.ok or result.not_modified):
             self.expected += 1
-            self.finished.put((source, _unread(source, now, result)))
+            self.finished.put((source, _unread(source, self.now, result)))
             return
         if self.reading < self.width and not self.spool:
-            self._read(source, result)
+            self._hand_to_worker(source, result)
         else:
             self.spool.put(source, result)
 
-    def _read(self, source: Source, result: FetchResult | Redirected) -> None:
+    def _hand_to_worker(self, source: Source, result: FetchResult | Redirected) -> None:
         """A body (or a redirect to follow) handed to a worker."""
         self.reading += 1
         state = self.states[source.url]
@@ -498,16 +498,16 @@ class _Cycle:
         """Hand spooled bodies to the workers while fewer than ``width`` are being read."""
         while self.spool and self.reading < self.width and not self.stop.is_set():
             source, result = self.spool.take()
-            self._read(source, result)
+            self._hand_to_worker(source, result)
 
-    def _submit_whole(self, polled: Iterable[Source], now: datetime) -> None:
+    def _submit_whole(self, polled: Iterable[Source]) -> None:
         """Keep the workers' queue of whole polls ``2 × concurrency`` long, lazily: a stop
         request leaves the sources not yet started untouched."""
         if self.stop.is_set():
             return
         for source in _take(polled, max(0, 2 * self.width - self.whole)):
             self.whole += 1
-            self._submit(source, self.poller.poll, source, self.states[source.url], now)
+            self._submit(source, self.poller.poll, source, self.states[source.url], self.now)
 
     def _submit(self, source: Source, task: Callable[..., SourceOutcome], *args: object) -> None:
         self.expected += 1
