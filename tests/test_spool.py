@@ -117,7 +117,7 @@ def test_fetching_runs_ahead_of_reading_so_a_hanging_server_is_asked_early(
 
     def slow_read(*args, **kwargs):  # noqa: ANN002, ANN003
         reads.append(time.monotonic())
-        time.sleep(0.3)
+        time.sleep(0.5)  # fetching five small feeds on loopback takes milliseconds
         return real(*args, **kwargs)
 
     monkeypatch.setattr(feed_reading, "read_feed", slow_read)
