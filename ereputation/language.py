@@ -146,41 +146,33 @@ def _without_noise(text: str) -> str:
     return text
 
 
-def _has_darija_clue(text: str) -> bool:
-    """``arabizi_evidence(text)[0] > 0``, cheaply: this runs on every French or English text.
-
-    No step of ``arabizi_evidence`` sees across whitespace (its words, the noise it blanks
-    out, lowercasing), so a text has a clue exactly when one of its whitespace-separated
-    tokens has one (see ``_signs``).
-    """
-    return bool((_signs(text) >> _CLUE_SHIFT) & _MASK)
-
-
-def _stop_word_vote(text: str) -> str | None:
-    """'fr' or 'en' when the text's stop words say so clearly (3 or more, 4 to 1), else None."""
-    return _vote(_signs(text))
-
-
-# What a token adds to a text's signs: its French, English and other stop words, each count in
-# its own 32 bits, then whether it holds a Darija clue, then an Arabic letter.  A text's signs
-# are the sum of its tokens': one pass in C (``sum(map(...))``) instead of three in Python.
+# A text's "signs": what the language decision counts in it, each count in its own 32-bit
+# field of one int: French, English and other Latin-script stop words, tokens with a Darija clue
+# (``arabizi_evidence``), tokens with an Arabic letter.  None of these reads across whitespace,
+# so a text's signs are the sum of its tokens' (``_signs``): one pass in C instead of three in
+# Python, and each token's signs are cached.
+_SIGN_FR, _SIGN_EN, _SIGN_OTHER, _SIGN_CLUES, _SIGN_ARABIC = range(5)
 _FIELD = 32
 _MASK = (1 << _FIELD) - 1
-_KIND_SIGN = {"fr": 1, "en": 1 << _FIELD, "other": 1 << 2 * _FIELD, None: 0}
-_CLUE_SHIFT = 3 * _FIELD
-_ARABIC_SHIFT = 4 * _FIELD
+_KIND_SIGN = {"fr": 1 << _SIGN_FR * _FIELD, "en": 1 << _SIGN_EN * _FIELD,
+              "other": 1 << _SIGN_OTHER * _FIELD, None: 0}  # fmt: skip
+
+
+def _count(signs: int, field: int) -> int:
+    """One count of a text's ``_signs``."""
+    return (signs >> field * _FIELD) & _MASK
 
 
 def _token_signs(token: str) -> int:
-    """A whitespace-separated token's signs (``_signs``), from its words: runs of letters, as
-    most tokens are whole (``isalpha``, faster than the regex)."""
+    """A whitespace-separated token's signs, from its words: runs of letters, as most tokens
+    are whole (``isalpha``, faster than the regex)."""
     lowered = token.lower()
     words = [lowered] if lowered.isalpha() else _VOTE_WORD.findall(lowered)
     signs = sum(_KIND_SIGN[_STOP_WORDS.get(word)] for word in words)
     if arabizi_evidence(token)[0] > 0:
-        signs += 1 << _CLUE_SHIFT
+        signs += 1 << _SIGN_CLUES * _FIELD
     if _ARABIC_LETTER.search(token):
-        signs += 1 << _ARABIC_SHIFT
+        signs += 1 << _SIGN_ARABIC * _FIELD
     return signs
 
 
@@ -189,17 +181,15 @@ _TOKEN_SIGNS = TokenMemo(_token_signs)
 
 
 def _signs(text: str) -> int:
-    """The stop words of each kind, Darija clues and Arabic letters in ``text``, summed token by
-    token (``_token_signs``): none of the three reads across whitespace."""
+    """The counts of ``text`` (see ``_FIELD``), summed token by token."""
     return sum(map(_TOKEN_SIGNS.__getitem__, text.split()))
 
 
 def _vote(signs: int) -> str | None:
-    """The stop-word vote on a text's ``_signs``: 3 or more of one language's stop words, 4 to 1
-    against the other's, and few of the other Latin-script languages'."""
-    french, english = signs & _MASK, (signs >> _FIELD) & _MASK
-    other = (signs >> 2 * _FIELD) & _MASK
-    if other * 4 > max(french, english):
+    """'fr' or 'en' when a text's stop words say so clearly (3 or more, 4 to 1, and few of the
+    other Latin-script languages'), else None."""
+    french, english = _count(signs, _SIGN_FR), _count(signs, _SIGN_EN)
+    if _count(signs, _SIGN_OTHER) * 4 > max(french, english):
         return None
     if french >= 3 and french >= 4 * english:
         return "fr"
@@ -226,7 +216,7 @@ def detect_language(text: str) -> str | None:
         return None
     signs = _signs(text)
     vote = _vote(signs)
-    if vote is not None and not signs >> _CLUE_SHIFT:  # no Darija clue, no Arabic letter
+    if vote is not None and not _count(signs, _SIGN_CLUES) and not _count(signs, _SIGN_ARABIC):
         return vote
     return _detect(text)
 

@@ -16,9 +16,11 @@ from hypothesis import strategies as st
 
 from ereputation import language
 from ereputation.language import (
+    _SIGN_CLUES,
+    _count,
     _detect,
-    _has_darija_clue,
-    _stop_word_vote,
+    _signs,
+    _vote,
     arabizi_evidence,
     detect_language,
 )
@@ -87,7 +89,7 @@ DARIJA_BITS = ["wach", "bzzzaaaf", "'zwin'", "3lach", "t7tii", "mp3", "4g", "202
 )
 def test_clue_finder_agrees_with_the_word_count(parts: list[str]) -> None:
     text = " ".join(parts)
-    assert _has_darija_clue(text) == (arabizi_evidence(text)[0] > 0)
+    assert (_count(_signs(text), _SIGN_CLUES) > 0) == (arabizi_evidence(text)[0] > 0)
 
 
 def test_vote_agrees_with_the_full_detector_on_the_evaluation_sets() -> None:
@@ -96,10 +98,10 @@ def test_vote_agrees_with_the_full_detector_on_the_evaluation_sets() -> None:
     for name in ("en_vader_tweets.tsv", "fr_deft2017_tweets.tsv", "ar_myc_arabizi.tsv"):
         rows = (SHARED / "eval" / "sentiment" / name).read_text("utf-8").splitlines()[1:]
         for text in (r.split("\t")[0] for r in rows):
-            assert _has_darija_clue(text) == (arabizi_evidence(text)[0] > 0)
+            assert (_count(_signs(text), _SIGN_CLUES) > 0) == (arabizi_evidence(text)[0] > 0)
             if detect_language(text) != _detect(text):
                 differ += 1
-            decided += _stop_word_vote(text) is not None
+            decided += _vote(_signs(text)) is not None
     assert decided > 1000
     assert differ <= 3  # py3langid said None on those; the vote says fr
 
