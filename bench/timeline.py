@@ -77,6 +77,10 @@ def main() -> None:
     parser.add_argument("--fail-share", type=float, default=0.03)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--step", type=float, default=0.5, help="seconds per printed line")
+    parser.add_argument(
+        "--parse-processes", type=int, default=None,
+        help="the daemon's feed reader processes (default: its own default; 0: none)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     corpus = make_corpus(args.feeds, args.seed, fail_share=args.fail_share)
@@ -86,7 +90,9 @@ def main() -> None:
     with FeedServer(corpus, latency=args.latency, hang=10.0) as server:
         with tempfile.TemporaryDirectory(prefix="ereputation-timeline-") as tmp:
             folder = Path(tmp)
-            config = write_config(folder, server.base_url, corpus, args.concurrency)
+            config = write_config(
+                folder, server.base_url, corpus, args.concurrency, args.parse_processes
+            )
             command = [sys.executable, "-m", "ereputation.cli", "run", "--once", "-c", str(config)]
             start = time.perf_counter()
             daemon = subprocess.Popen(
