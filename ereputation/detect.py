@@ -19,7 +19,7 @@ Why the rules are shaped this way:
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,6 +78,9 @@ class BrandHistory:
     first_mentions: tuple[FirstMention, ...] = ()  # outlets whose first mention is recent
     brand_first_found_at: datetime | None = None  # when the brand's first mention was stored
     monitoring_since: datetime | None = None  # when the daemon started storing anything
+    # A story's article urls whose words confirm they belong to it (None: all do).  Asked
+    # only about a story that would be reported as spreading: see ``_spreading_stories``.
+    confirmed: Callable[[int], frozenset[str]] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -221,22 +224,16 @@ def _spreading_stories(
             by_story.setdefault(mention.story_id, []).append(mention)
     signals = []
     for story_id, mentions in sorted(by_story.items()):
-        firsts: dict[str, Mention] = {}
-        for mention in sorted(mentions, key=lambda m: m.at):
-            firsts.setdefault(mention.outlet, mention)
-        ordered = sorted(firsts.values(), key=lambda m: m.at)
-        # The first moment ``need`` distinct outlets fall within ``span`` of each other.
-        reached = None
-        for i in range(len(ordered)):
-            j = i + need - 1
-            if j < len(ordered) and ordered[j].at - ordered[i].at <= span:
-                reached = (i, j)
-                break
+        reached = _reached(mentions, need, span, start)
+        if reached is not None and history.confirmed is not None:
+            # A story is joined on an estimate of its words' similarity, off by ~0.05 near
+            # the threshold: an article sharing only boilerplate with it may have joined.
+            # Counted as an outlet picking the story up, it would make a false alarm.
+            kept = history.confirmed(story_id)
+            reached = _reached([m for m in mentions if m.url in kept], need, span, start)
         if reached is None:
             continue
-        i, j = reached
-        if ordered[j].at <= start:
-            continue  # it spread before the window: history, not news
+        ordered, i, j = reached
         group = [m for m in ordered[i:] if m.at - ordered[i].at <= span]
         outlets = [m.outlet for m in group]
         hours = max(1, round((group[-1].at - group[0].at).total_seconds() / 3600))
@@ -260,6 +257,23 @@ def _spreading_stories(
             )
         )
     return signals
+
+
+def _reached(
+    mentions: list[Mention], need: int, span: timedelta, start: datetime
+) -> tuple[list[Mention], int, int] | None:
+    """Each outlet's first mention of the story in time order, and the first ``i``, ``j``
+    (``need`` outlets) within ``span`` of each other; None if they never are, or were before
+    ``start`` (it spread before the window: history, not news)."""
+    firsts: dict[str, Mention] = {}
+    for mention in sorted(mentions, key=lambda m: m.at):
+        firsts.setdefault(mention.outlet, mention)
+    ordered = sorted(firsts.values(), key=lambda m: m.at)
+    for i in range(len(ordered)):
+        j = i + need - 1
+        if j < len(ordered) and ordered[j].at - ordered[i].at <= span:
+            return (ordered, i, j) if ordered[j].at > start else None
+    return None
 
 
 def select_new(

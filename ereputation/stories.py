@@ -216,6 +216,29 @@ def same_story(a: str, b: str) -> bool:
     return story_similarity(a, b) >= THRESHOLD
 
 
+def confirmed_members(members: Sequence[tuple[str, str]]) -> list[bool]:
+    """For each (title, text) of one story's articles, whether its words are another
+    member's as ``same_story`` requires, counted exactly instead of estimated.
+
+    A story is joined on an estimate: with 64 slots it is off by ~0.05 near the threshold,
+    so now and then an article whose words share only ~0.2 with a story's (the same
+    boilerplate, the same brand and topic) joins it.  That costs a digest line; counted as an
+    outlet picking the story up, it would send a false alarm, so the alert counts only the
+    members this confirms (the benchmark's template corpus did this: docs/benchmarks.md,
+    nineteenth session).
+    """
+    features = [story_features(title, text) for title, text in members]
+    confirmed = [False] * len(features)
+    for i, mine in enumerate(features):
+        if confirmed[i] or not mine:
+            continue
+        for j, theirs in enumerate(features):
+            if j != i and theirs and len(mine & theirs) / len(mine | theirs) >= THRESHOLD:
+                confirmed[i] = confirmed[j] = True
+                break
+    return confirmed
+
+
 def story_keys(fingerprint: str) -> list[str]:
     """LSH band keys of a fingerprint, for an index: similar stories share at least one key.
 

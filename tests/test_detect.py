@@ -172,6 +172,33 @@ def test_no_spreading_story_when_slow_or_in_the_past():
     assert detect_signals(history(past), SETTINGS, NOW) == []
 
 
+def test_a_spreading_story_counts_only_its_confirmed_articles():
+    """Asked only about a story that would spread (not one on two outlets, nor one that spread
+    in the past), the history's ``confirmed`` keeps the articles whose words confirm the story:
+    an unconfirmed outlet does not count, and a story left on two outlets does not spread."""
+    asked: list[int] = []
+    confirmed_urls = {
+        7: frozenset({"https://le360.ma/p", "https://hespress.com/p"}),
+        8: frozenset({"https://a.ma/p", "https://b.ma/p", "https://c.ma/p"}),
+    }
+
+    def confirmed(story_id: int) -> frozenset[str]:
+        asked.append(story_id)
+        return confirmed_urls.get(story_id, frozenset())
+
+    mentions = [
+        story("le360.ma", 5), story("hespress.com", 3), story("medias24.com", 1),
+        story("a.ma", 4, 8), story("b.ma", 3, 8), story("d.ma", 2, 8), story("c.ma", 1, 8),
+        story("x.ma", 2, 9), story("y.ma", 1, 9),  # two outlets: not asked
+        story("p.ma", 40, 10), story("q.ma", 39, 10), story("r.ma", 38, 10),  # in the past
+    ]  # fmt: skip
+    signals = detect_signals(history(mentions, confirmed=confirmed), SETTINGS, NOW)
+    (signal,) = [s for s in signals if s.kind == "spreading_story"]  # and a surge: 9 in 24 h
+    assert (signal.key, signal.details["outlets"]) == ("8", ["a.ma", "b.ma", "c.ma"])
+    assert signal.details["hours"] == 3
+    assert sorted(asked) == [7, 8]
+
+
 def signal(kind: str, key: str = "", **details) -> Signal:
     return Signal("Atlas", kind, key, details, "why")
 

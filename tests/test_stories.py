@@ -484,3 +484,22 @@ def test_sketch_differences_count_the_bytes_that_differ(
     words = sketches.view(np.uint64).copy()
     got = _sketch_differences(words, np.array(query, dtype=np.uint8).view(np.uint64))
     assert got.tolist() == [sum(a != b for a, b in zip(row, query, strict=True)) for row in rows]
+
+
+def test_confirmed_members_count_the_words_exactly() -> None:
+    """A member is confirmed when its words and another member's have a Jaccard similarity of
+    at least the threshold, counted on the sets (0.3 exactly is enough); an article without
+    words confirms nothing."""
+    from ereputation.stories import confirmed_members
+
+    shared = "alpha bravo charlie"
+    members = [
+        ("", f"{shared} delta echo foxtrot golf"),  # 3 shared of 10 with the next: 0.3
+        ("", f"{shared} hotel india juliett"),
+        ("", "kilo lima mike november oscar papa"),  # nothing in common
+        ("", f"{shared} quebec romeo sierra tango uniform"),  # at most 3 of 11: 0.27
+        ("", ""),
+    ]
+    assert confirmed_members(members) == [True, True, False, False, False]
+    assert confirmed_members(members[2:]) == [False, False, False]
+    assert confirmed_members([]) == []

@@ -202,6 +202,17 @@ def story_articles(db: Database, story_ids: Iterable[int]) -> list[Row]:
     )
 
 
+def story_texts(db: Database, story_id: int) -> list[tuple[str, str, str]]:
+    """(url, title, text) of every article of the story: what its fingerprints were made of
+    (the content, else the summary), for ``confirmed_members``.  ``url`` is the article's
+    link, as ``mention_events`` gives it."""
+    return db.execute(
+        "SELECT coalesce(link, url), coalesce(title, ''), "
+        "       coalesce(nullif(content, ''), summary, '') FROM articles WHERE story_id = ?",
+        [story_id],
+    ).fetchall()
+
+
 # --- alerts ---------------------------------------------------------------------------------
 
 
