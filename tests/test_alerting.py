@@ -199,17 +199,27 @@ UNRELATED = tuple(
 OUTLETS = ("hespress.com", "le360.ma", "medias24.com")
 
 
-def test_a_spreading_story_is_reported_with_its_first_article(tmp_path, smtp, history):
-    story = history.story("Panne géante", NOW - timedelta(hours=3))
-    for n, (outlet, title) in enumerate(zip(OUTLETS, PANNE, strict=True)):
-        history.mention(
+def told_by_three_outlets(h: History, titles: tuple[str, ...], slug: str) -> int:
+    """A story, and one article of it on each of ``OUTLETS``, an hour apart (titles in turn)."""
+    story = h.story(titles[0], NOW - timedelta(hours=3))
+    for n, (outlet, title) in enumerate(zip(OUTLETS, titles, strict=True)):
+        h.mention(
             NOW - timedelta(hours=3 - n), outlet=outlet, story=story, title=title,
-            url=f"https://{outlet}/panne",
+            url=f"https://{outlet}/{slug}",
         )  # fmt: skip
+    return story
+
+
+def spreading(h: History):
+    return [r for r in alert_rows(h) if r["kind"] == "spreading_story"]
+
+
+def test_a_spreading_story_is_reported_with_its_first_article(tmp_path, smtp, history):
+    story = told_by_three_outlets(history, PANNE, "panne")
     lone = history.story("Autre chose", NOW - timedelta(hours=2))
     history.mention(NOW - timedelta(hours=2), outlet="h24info.ma", story=lone)
     check_and_alert(make_config(tmp_path, smtp), history.db, NOW)
-    spread = [r for r in alert_rows(history) if r["kind"] == "spreading_story"]
+    spread = spreading(history)
     assert len(spread) == 1
     details = json.loads(spread[0]["details"])
     assert (details["title"], details["url"]) == (PANNE[0], "https://hespress.com/panne")
@@ -227,20 +237,15 @@ def test_a_story_whose_articles_only_share_boilerplate_does_not_spread(tmp_path,
     stories told by three outlets would read as one story spreading: the alert counts only
     the articles whose words confirm their story.  A fourth outlet copying one of them
     confirms that one, but one story on two outlets is not spreading."""
-    story = history.story("Atlas Télécom", NOW - timedelta(hours=3))
-    for n, (outlet, title) in enumerate(zip(OUTLETS, UNRELATED, strict=True)):
-        history.mention(
-            NOW - timedelta(hours=3 - n), outlet=outlet, story=story, title=title,
-            url=f"https://{outlet}/atlas",
-        )  # fmt: skip
+    story = told_by_three_outlets(history, UNRELATED, "atlas")
     check_and_alert(make_config(tmp_path, smtp), history.db, NOW)
-    assert [r for r in alert_rows(history) if r["kind"] == "spreading_story"] == []
+    assert spreading(history) == []
     history.mention(
         NOW - timedelta(minutes=30), outlet="h24info.ma", story=story, title=UNRELATED[0],
         url="https://h24info.ma/atlas",
     )  # fmt: skip
     check_and_alert(make_config(tmp_path, smtp), history.db, NOW + timedelta(minutes=1))
-    assert [r for r in alert_rows(history) if r["kind"] == "spreading_story"] == []
+    assert spreading(history) == []
     # A third outlet telling the recruitment story: now it spreads, and only it is counted.
     history.mention(
         NOW - timedelta(minutes=20), outlet="goud.ma", story=story,
@@ -249,7 +254,7 @@ def test_a_story_whose_articles_only_share_boilerplate_does_not_spread(tmp_path,
         url="https://goud.ma/atlas",
     )  # fmt: skip
     check_and_alert(make_config(tmp_path, smtp), history.db, NOW + timedelta(minutes=2))
-    (spread,) = [r for r in alert_rows(history) if r["kind"] == "spreading_story"]
+    (spread,) = spreading(history)
     assert json.loads(spread["details"])["outlets"] == ["hespress.com", "h24info.ma", "goud.ma"]
 
 
