@@ -74,18 +74,10 @@ def brand_history(
         ),
         brand_first_found_at=queries.brand_first_found_at(db, brand),
         monitoring_since=monitoring_start,
-        confirmed=lambda story: confirmed_urls(db, story),
+        confirmed=lambda story: frozenset(
+            queries.confirmed_story_articles(db, [story])[story].values()
+        ),
     )
-
-
-def confirmed_urls(db: Database, story_id: int) -> frozenset[str]:
-    """The urls of the story's articles whose words confirm they belong to it
-    (``stories.confirmed_members``, against its other articles, the brand's own included)."""
-    from .stories import confirmed_members
-
-    articles = queries.story_texts(db, story_id)
-    confirmed = confirmed_members([(title, text) for _, title, text in articles])
-    return frozenset(url for (url, _, _), ok in zip(articles, confirmed, strict=True) if ok)
 
 
 def monitoring_since(db: Database, now: datetime) -> datetime | None:

@@ -654,12 +654,38 @@ def build_digest(config: Config, db: Database, day: date, window: Window) -> Dig
                 [row for row in found if row["brand"] == name],
                 queries.mention_times_between(db, chart_start, chart_end, brand=name),
                 [alert for alert in all_alerts if alert["brand"] == name],
-                queries.story_articles(db, story_ids),
+                _confirmed(db, queries.story_articles(db, story_ids)),
                 queries.outlet_first_mentions(db, name, window.start, window.end, by_found=True),
                 language,
             )
         )
     return render_digest(day, window, language, tuple(summaries), tz)
+
+
+def _confirmed(db: Database, rows: list[queries.Row]) -> list[queries.Row]:
+    """``story_articles`` rows without the articles a story told by two outlets or more
+    does not confirm (``queries.confirmed_story_articles``): listed under a story, an article
+    that only shares boilerplate with it would show one story picked up by outlets that
+    told others.  Where one is left out, the story is titled by its first confirmed article
+    (the story's own title is its earliest article's, confirmed or not)."""
+    outlets: dict[int, set[str]] = {}
+    articles: Counter[int] = Counter()
+    for row in rows:
+        outlets.setdefault(int(row["story_id"]), set()).add(row["outlet"])
+        articles[int(row["story_id"])] += 1
+    checked = queries.confirmed_story_articles(
+        db, [story for story, told in outlets.items() if len(told) >= 2]
+    )
+    kept = []
+    for row in rows:
+        story = int(row["story_id"])
+        confirmed = checked.get(story)
+        if confirmed is None:
+            kept.append(row)
+        elif row["article_id"] in confirmed:
+            whole = len(confirmed) == articles[story]
+            kept.append(row if whole else {**row, "story_title": None})
+    return kept
 
 
 def render_digest(

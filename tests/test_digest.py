@@ -276,13 +276,19 @@ def test_arabic_snippets_are_marked_right_to_left(tmp_path, history):
 
 
 def test_stories_list_their_outlets_and_who_published_first(tmp_path, history):
+    """Three outlets telling one story are listed; a fourth article grouped with it, whose
+    words only share the brand with it (a story is joined on an estimate), is not, and the
+    story is titled by its first confirmed article."""
     story = history.story("Panne du réseau", at(DAY, 7))
-    history.mention(at(DAY, 9), outlet="hespress.com", story=story)
-    history.mention(at(DAY, 7), outlet="le360.ma", story=story, title="Panne du réseau")
-    history.mention(at(DAY, 11), outlet="medias24.com", story=story)
+    panne = "Panne géante du réseau Atlas Télécom à Casablanca"
+    history.mention(at(DAY, 9), outlet="hespress.com", story=story, title=f"{panne} ce matin")
+    history.mention(at(DAY, 7), outlet="le360.ma", story=story, title=panne)
+    history.mention(at(DAY, 11), outlet="medias24.com", story=story, title=f"Casablanca : {panne}")
+    history.mention(at(DAY, 12), outlet="goud.ma", story=story, title="Atlas Télécom recrute")
     digest = digest_of(make_config(tmp_path, "en"), history.db)
     (story_line,) = digest.brands[0].stories
     assert story_line.outlets == ("le360.ma", "hespress.com", "medias24.com")
+    assert story_line.title == panne  # its first confirmed article's, not the story's row
     assert story_line.first_outlet == "le360.ma"
     assert "first published by le360.ma at 25/11 08:00" in digest.text
 

@@ -202,15 +202,37 @@ def story_articles(db: Database, story_ids: Iterable[int]) -> list[Row]:
     )
 
 
-def story_texts(db: Database, story_id: int) -> list[tuple[str, str, str]]:
-    """(url, title, text) of every article of the story: what its fingerprints were made of
-    (the content, else the summary), for ``confirmed_members``.  ``url`` is the article's
-    link, as ``mention_events`` gives it."""
-    return db.execute(
-        "SELECT coalesce(link, url), coalesce(title, ''), "
-        "       coalesce(nullif(content, ''), summary, '') FROM articles WHERE story_id = ?",
-        [story_id],
-    ).fetchall()
+def confirmed_story_articles(db: Database, story_ids: Iterable[int]) -> dict[int, dict[int, str]]:
+    """Per story, its articles (id: link) whose words confirm they belong to it.
+
+    A story is joined on an estimate of its words' similarity, off by ~0.05 near the
+    threshold, so an article sharing only boilerplate, the brand and the topic with it may
+    have joined; ``stories.confirmed_members`` checks the words themselves (the title, and the
+    content else the summary, as the fingerprint read them) against the story's other
+    articles.  What the spreading-story alert counts and the digest lists as a story.
+    """
+    from ..stories import confirmed_members  # numpy: only when a story is checked
+
+    ids = sorted(set(story_ids))
+    confirmed: dict[int, dict[int, str]] = {}
+    for start in range(0, len(ids), 500):  # well under SQLite's limit of bound parameters
+        chunk = ids[start : start + 500]  # and the texts of 500 stories at a time in memory
+        told: dict[int, list[tuple[int, str, str, str]]] = {story: [] for story in chunk}
+        for story, article_id, link, title, text in db.execute(
+            "SELECT story_id, id, coalesce(link, url), coalesce(title, ''), "
+            "       coalesce(nullif(content, ''), summary, '') "
+            f"FROM articles WHERE story_id IN ({', '.join('?' for _ in chunk)})",
+            chunk,
+        ):
+            told[story].append((article_id, link, title, text))
+        for story, articles in told.items():
+            ok = confirmed_members([(title, text) for _, _, title, text in articles])
+            confirmed[story] = {
+                article_id: link
+                for (article_id, link, _, _), yes in zip(articles, ok, strict=True)
+                if yes
+            }
+    return confirmed
 
 
 # --- alerts ---------------------------------------------------------------------------------
