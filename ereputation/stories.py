@@ -217,8 +217,9 @@ def same_story(a: str, b: str) -> bool:
 
 
 def confirmed_members(members: Sequence[tuple[str, str]]) -> list[bool]:
-    """For each (title, text) of one story's articles, whether its words are another
-    member's as ``same_story`` requires, counted exactly instead of estimated.
+    """For each (title, text) of one story's articles, the first being the one that started
+    it (whose fingerprint is the story's), whether its words are that article's as
+    ``same_story`` requires, counted exactly instead of estimated.  The first is confirmed.
 
     A story is joined on an estimate: with 64 slots it is off by ~0.05 near the threshold,
     so now and then an article whose words share only ~0.2 with a story's (the same
@@ -226,19 +227,18 @@ def confirmed_members(members: Sequence[tuple[str, str]]) -> list[bool]:
     up, it would send a false alarm, and listed under it, it would tell the digest's reader so:
     the spreading-story alert and the digest's stories count only the members this confirms
     (the benchmark's template corpus did this: docs/benchmarks.md, nineteenth session).
+    Against the first article, as the index compares: two joiners that only resemble each
+    other are another story, not this one.
     """
-    features = [story_features(title, text) for title, text in members]
-    confirmed = [False] * len(features)
-    for i, mine in enumerate(features):
-        if confirmed[i] or not mine:
-            continue
-        for j, theirs in enumerate(features):
-            if j == i or not theirs:
-                continue
-            shared = len(mine & theirs)
-            if shared / (len(mine) + len(theirs) - shared) >= THRESHOLD:
-                confirmed[i] = confirmed[j] = True
-                break
+    if not members:
+        return []
+    first = story_features(*members[0])
+    confirmed = [True]
+    for title, text in members[1:]:
+        words = story_features(title, text)
+        shared = len(first & words)
+        union = len(first) + len(words) - shared
+        confirmed.append(bool(union) and shared / union >= THRESHOLD)
     return confirmed
 
 

@@ -235,8 +235,8 @@ def test_a_spreading_story_is_reported_with_its_first_article(tmp_path, smtp, hi
 def test_a_story_whose_articles_only_share_boilerplate_does_not_spread(tmp_path, smtp, history):
     """Grouped by the index (an estimate, off by ~0.05 at the threshold), three different
     stories told by three outlets would read as one story spreading: the alert counts only
-    the articles whose words confirm their story.  A fourth outlet copying one of them
-    confirms that one, but one story on two outlets is not spreading."""
+    the articles whose words confirm the story's first one.  A fourth outlet copying that
+    article is confirmed, but one story on two outlets is not spreading."""
     story = told_by_three_outlets(history, UNRELATED, "atlas")
     check_and_alert(make_config(tmp_path, smtp), history.db, NOW)
     assert spreading(history) == []

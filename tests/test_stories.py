@@ -487,19 +487,21 @@ def test_sketch_differences_count_the_bytes_that_differ(
 
 
 def test_confirmed_members_count_the_words_exactly() -> None:
-    """A member is confirmed when its words and another member's have a Jaccard similarity of
-    at least the threshold, counted on the sets (0.3 exactly is enough); an article without
-    words confirms nothing."""
+    """A member is confirmed when its words and the story's first article's have a Jaccard
+    similarity of at least the threshold, counted on the sets (0.3 exactly is enough); one
+    that only resembles another joiner is not; an article without words is not."""
     from ereputation.stories import confirmed_members
 
     shared = "alpha bravo charlie"
+    first = ("", f"{shared} delta echo foxtrot golf")
     members = [
-        ("", f"{shared} delta echo foxtrot golf"),  # 3 shared of 10 with the next: 0.3
-        ("", f"{shared} hotel india juliett"),
+        first,
+        ("", f"{shared} hotel india juliett"),  # 3 of 10 with the first: 0.3
         ("", "kilo lima mike november oscar papa"),  # nothing in common
-        ("", f"{shared} quebec romeo sierra tango uniform"),  # at most 3 of 11: 0.27
+        ("", f"{shared} quebec romeo sierra tango uniform"),  # 3 of 12 with the first: 0.25
+        ("", f"{shared} quebec romeo sierra tango uniform victor"),  # the one before's copy
         ("", ""),
     ]
-    assert confirmed_members(members) == [True, True, False, False, False]
-    assert confirmed_members(members[2:]) == [False, False, False]
+    assert confirmed_members(members) == [True, True, False, False, False, False]
+    assert confirmed_members([first]) == [True]
     assert confirmed_members([]) == []

@@ -208,8 +208,9 @@ def confirmed_story_articles(db: Database, story_ids: Iterable[int]) -> dict[int
     A story is joined on an estimate of its words' similarity, off by ~0.05 near the
     threshold, so an article sharing only boilerplate, the brand and the topic with it may
     have joined; ``stories.confirmed_members`` checks the words themselves (the title, and the
-    content else the summary, as the fingerprint read them) against the story's other
-    articles.  What the spreading-story alert counts and the digest lists as a story.
+    content else the summary, as the fingerprint read them) against the story's first
+    article, the one that started it (the lowest id: a story is created with its first
+    article).  What the spreading-story alert counts and the digest lists as a story.
     """
     from ..stories import confirmed_members  # numpy: only when a story is checked
 
@@ -221,7 +222,7 @@ def confirmed_story_articles(db: Database, story_ids: Iterable[int]) -> dict[int
         for story, article_id, link, title, text in db.execute(
             "SELECT story_id, id, coalesce(link, url), coalesce(title, ''), "
             "       coalesce(nullif(content, ''), summary, '') "
-            f"FROM articles WHERE story_id IN ({', '.join('?' for _ in chunk)})",
+            f"FROM articles WHERE story_id IN ({', '.join('?' for _ in chunk)}) ORDER BY id",
             chunk,
         ):
             told[story].append((article_id, link, title, text))
