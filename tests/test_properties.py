@@ -174,56 +174,59 @@ def test_mention_context_bounds_are_those_of_the_full_scan(pieces: list[str]) ->
         assert match._context_bounds(text, hit) == _context_bounds_reference(text, hit)
 
 
+def _texts(samples: list[str], max_size: int, joiner: str) -> st.SearchStrategy[str]:
+    """Texts of up to ``max_size`` pieces, each one of ``samples`` or any short text."""
+    return st.lists(
+        st.one_of(st.sampled_from(samples), st.text(max_size=6)), max_size=max_size
+    ).map(joiner.join)
+
+
 # Story and language words: Latin (accents composed and not), Arabic (forms, harakat, tatweel,
 # clitics), digits, Darija clues, and characters whose normal form holds a space or none.
-WORDS = st.lists(
-    st.one_of(
-        st.sampled_from(
-            [
-                "L'opérateur",
-                "ATLAS",
-                "Te\u0301le\u0301com",
-                "prix",
-                "hausses",
-                "bzzaaaf",
-                "wakha",
-                "3lach",
-                "ch7al",
-                "mp3",
-                "4g",
-                "l'wakha",
-                "Safi,",
-                "الأسعار",
-                "بالمدرسة",
-                "مُحَمَّد",
-                "ـــ",
-                "٢٠٢٤",
-                "a_b",
-                "\u00a8",
-                "\u00b4",
-                "\u00bd",
-                "\ufb01n",
-                "\ufdfa",
-                " ",
-                "  ",
-                "\n",
-                "\t",
-                "\u00a0",
-                "\u2003",
-                "\u3000",
-                "\x85",
-                "'",
-                "-",
-                ".",
-                "#tag",
-                "a@b.ma",
-                "http://x.ma/wakha",
-            ]
-        ),
-        st.text(max_size=6),
-    ),
+WORDS = _texts(
+    [
+        "L'opérateur",
+        "ATLAS",
+        "Te\u0301le\u0301com",
+        "prix",
+        "hausses",
+        "bzzaaaf",
+        "wakha",
+        "3lach",
+        "ch7al",
+        "mp3",
+        "4g",
+        "l'wakha",
+        "Safi,",
+        "الأسعار",
+        "بالمدرسة",
+        "مُحَمَّد",
+        "ـــ",
+        "٢٠٢٤",
+        "a_b",
+        "\u00a8",
+        "\u00b4",
+        "\u00bd",
+        "\ufb01n",
+        "\ufdfa",
+        " ",
+        "  ",
+        "\n",
+        "\t",
+        "\u00a0",
+        "\u2003",
+        "\u3000",
+        "\x85",
+        "'",
+        "-",
+        ".",
+        "#tag",
+        "a@b.ma",
+        "http://x.ma/wakha",
+    ],
     max_size=40,
-).map("".join)
+    joiner="",
+)
 
 
 @SETTINGS
@@ -251,36 +254,32 @@ def test_darija_clue_token_by_token_is_that_of_the_whole_text(text):
         assert (language._count(language._signs(text), language._SIGN_CLUES) > 0) is expected
 
 
-VOTE_WORDS = st.lists(
-    st.one_of(
-        st.sampled_from(
-            [
-                "le",
-                "LA",
-                "des",
-                "Été",
-                "où",
-                "the",
-                "OF",
-                "and",
-                "el",
-                "und",
-                "l'entreprise",
-                "d'Atlas",
-                "(the",
-                "de,",
-                "x3",
-                "wach",
-                "بالمدرسة",
-                "Orange",
-                "«le»",
-                "ﬁn",
-            ]
-        ),
-        st.text(max_size=6),
-    ),
+VOTE_WORDS = _texts(
+    [
+        "le",
+        "LA",
+        "des",
+        "Été",
+        "où",
+        "the",
+        "OF",
+        "and",
+        "el",
+        "und",
+        "l'entreprise",
+        "d'Atlas",
+        "(the",
+        "de,",
+        "x3",
+        "wach",
+        "بالمدرسة",
+        "Orange",
+        "«le»",
+        "ﬁn",
+    ],
     max_size=30,
-).map(" ".join)
+    joiner=" ",
+)
 
 
 @SETTINGS
