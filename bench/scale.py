@@ -168,6 +168,22 @@ def stored_pairs(database: Path, sql: str) -> set[tuple[str, str]]:
         return {(canonical_url(url) or url, brand) for url, brand in conn.execute(sql)}
 
 
+def daemon_env() -> dict[str, str]:
+    """The environment the daemon runs in here: this checkout's ``ereputation``, no
+    ``EREPUTATION_*`` setting of the caller's, warnings only in its log.
+
+    Its modules are compiled first.  An installed package runs from bytecode compiled at
+    install time (pip does it); a source tree under PYTHONDONTWRITEBYTECODE would compile
+    every module on every run instead (~0.07 s of CPU per run, measured), which no deployment
+    pays.
+    """
+    compileall.compile_dir(REPO / "ereputation", quiet=1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EREPUTATION_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    env["EREPUTATION_LOG_LEVEL"] = "WARNING"
+    return env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--feeds", type=int, default=1000)
@@ -212,13 +228,7 @@ def main() -> None:
           f"changed pass: {changed} feeds with {args.changed_items} new items each, "
           f"{len(later_truth) - len(truth)} more true pairs; "
           f"latency {args.latency * 1000:.0f} ms")  # fmt: skip
-    # An installed package runs from bytecode compiled at install time (pip does it); a
-    # source tree under PYTHONDONTWRITEBYTECODE would compile every module on every run
-    # instead (~0.07 s of CPU per run, measured), which no deployment pays.
-    compileall.compile_dir(REPO / "ereputation", quiet=1)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EREPUTATION_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    env["EREPUTATION_LOG_LEVEL"] = "WARNING"
+    env = daemon_env()
     daemon = [sys.executable, "-m", "ereputation.cli", "run", "--once", "-c"]
     rows: dict[str, list[tuple[Measure, Quality | None]]] = {}
     with FeedServer(corpus, latency=args.latency, hang=10.0) as server:

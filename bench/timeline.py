@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from corpus import make_corpus
-from scale import REPO, _children, write_config
+from scale import _children, daemon_env, write_config
 from server import FeedServer
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -84,9 +84,7 @@ def main() -> None:
     args = parser.parse_args()
 
     corpus = make_corpus(args.feeds, args.seed, fail_share=args.fail_share)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EREPUTATION_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    env["EREPUTATION_LOG_LEVEL"] = "WARNING"
+    env = daemon_env()
     with FeedServer(corpus, latency=args.latency, hang=10.0) as server:
         with tempfile.TemporaryDirectory(prefix="ereputation-timeline-") as tmp:
             folder = Path(tmp)
