@@ -315,11 +315,10 @@ class SignatureIndex:
     - its signature (256 bytes), and its slots' low bytes (``_sketches``, 64 bytes): two
       equal slots have equal low bytes, so a candidate that fails the threshold on them fails
       it on the whole slots too, and most candidates (unrelated stories that share one band)
-      are turned down reading a quarter of the memory, 8 bytes at a time
-      (``_sketch_differences``); the few left are compared whole (``same_story_rows``).
-      Slots cut to 16 bits were tried: one false equal slot in 65,536
-      put one article of the benchmark's 6,977 in a story at a similarity of .297, under the
-      threshold, so the comparison stays exact;
+      are turned down reading a quarter of the memory (``_sketch_equal``); the few left are
+      compared whole (``same_story_rows``).  Slots cut to 16 bits were tried: one false equal
+      slot in 65,536 put one article of the benchmark's 6,977 in a story at a similarity of
+      .297, under the threshold, so the comparison stays exact;
     - its ``BANDS`` band keys, folded to 32 bits, in a sorted array beside the rows they come
       from (8 bytes a key), searched with ``searchsorted``; the keys of the latest stories
       wait in a small dict until there are ``_RECENT`` of them, then are inserted where they
@@ -440,10 +439,10 @@ class SignatureIndex:
         if not found:
             return None
         rows = np.concatenate(found) if len(found) > 1 else found[0]
-        sketches = self._sketches.view(np.uint64)
-        query = _sketch(signature).view(np.uint64)
+        sketches = self._sketches
+        query = _sketch(signature)
         close = [
-            part[_sketch_differences(np.take(sketches, part, axis=0), query) <= _MOST_DIFFERENT]
+            part[_sketch_equal(np.take(sketches, part, axis=0), query) >= _LEAST_EQUAL]
             for part in (rows[at : at + _CHUNK] for at in range(0, len(rows), _CHUNK))
         ]
         rows = np.concatenate(close) if len(close) > 1 else close[0]
@@ -471,30 +470,25 @@ def _folded_keys(signature: np.ndarray) -> np.ndarray:
 # (malloc_tuning.py), which gave every larger temporary its own mmap, page faults and munmap:
 # finding was 1.8 times slower with the daemon's malloc settings than without (in one pass).
 _CHUNK = 2048
-_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
-_HIGH = np.uint64(0x8080808080808080)
 _ONES = np.uint64(0x0101010101010101)
-# The most slots two signatures may differ in and still be one story (``same_story_rows``).
-_MOST_DIFFERENT = max(d for d in range(PERMUTATIONS + 1)
-                      if (PERMUTATIONS - d) / PERMUTATIONS >= THRESHOLD)  # fmt: skip
+# The fewest equal slots of two signatures that are one story (``same_story_rows``).
+_LEAST_EQUAL = min(e for e in range(PERMUTATIONS + 1) if e / PERMUTATIONS >= THRESHOLD)
 
 
-def _sketch_differences(words: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """For each row of ``words`` (a sketch's 64 bytes as 8 uint64, overwritten), how many of
-    its bytes differ from ``query``'s at the same place.
+def _sketch_equal(sketches: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """For each row of ``sketches`` (64 bytes a row), how many of its bytes equal ``query``'s
+    at the same place.
 
-    A byte of ``row ^ query`` is non-zero where they differ: adding 0x7F to its low seven
-    bits, or-ed with itself, sets its high bit then, with no carry into the next byte.  The
-    high bits are counted per word in C, and a row's 8 counts (at most 8 each) summed by one
-    multiplication.  A lookup at 40,000 stories took 2.2 times less than comparing byte
-    arrays and counting per row (docs/benchmarks.md, thirteenth round).
+    Compared as bytes, the answers are bytes of 0 or 1, so a row's 8 bytes read as one uint64
+    have as many bits set as they hold equal bytes: those are counted per word in C, and a
+    row's 8 counts (at most 8 each) summed by one multiplication.  Four passes over the
+    candidates instead of the eight of a word-at-a-time count of differing bytes (the XOR,
+    then masks and an addition to set each differing byte's high bit): a lookup among 60,000
+    stories 5 % shorter (docs/benchmarks.md, twentieth session).  Comparing byte arrays and
+    counting per row with ``count_nonzero`` took 2.2 times as long (thirteenth round).
     """
-    np.bitwise_xor(words, query, out=words)
-    high = words & _LOW7
-    high += _LOW7
-    high |= words
-    high &= _HIGH
-    counts = np.bitwise_count(high)  # uint8, one per word: a row's 8 are one uint64
+    equal = sketches == query
+    counts = np.bitwise_count(equal.view(np.uint64))  # uint8, one per word: a row's 8 are one
     return (counts.view(np.uint64).ravel() * _ONES) >> np.uint64(56)
 
 

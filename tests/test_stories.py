@@ -471,19 +471,17 @@ def test_property_fingerprint_equals_the_plain_implementation(title: str, text: 
     ),
     st.lists(st.sampled_from([0x00, 0x01, 0x7F, 0x80, 0x81, 0xFE, 0xFF]), min_size=64, max_size=64),
 )
-def test_sketch_differences_count_the_bytes_that_differ(
+def test_sketch_equal_counts_the_bytes_that_are_equal(
     rows: list[list[int]], query: list[int]
 ) -> None:
-    """The word-at-a-time count (no carry between bytes, whatever their high and low bits)
-    equals comparing byte by byte."""
+    """The word-at-a-time count (whatever the bytes' high and low bits) equals comparing byte
+    by byte."""
     import numpy as np
 
-    from ereputation.stories import _sketch_differences
+    from ereputation.stories import _sketch_equal
 
-    sketches = np.array(rows, dtype=np.uint8)
-    words = sketches.view(np.uint64).copy()
-    got = _sketch_differences(words, np.array(query, dtype=np.uint8).view(np.uint64))
-    assert got.tolist() == [sum(a != b for a, b in zip(row, query, strict=True)) for row in rows]
+    got = _sketch_equal(np.array(rows, dtype=np.uint8), np.array(query, dtype=np.uint8))
+    assert got.tolist() == [sum(a == b for a, b in zip(row, query, strict=True)) for row in rows]
 
 
 def test_confirmed_members_count_the_words_exactly() -> None:
