@@ -11,9 +11,9 @@ its words replaced, its end cut.  Each article is fingerprinted, then the index 
 for its story (``find``); when there is none, the article starts one (``add``), as
 ``store.record`` does.  Once the index holds each size, the next ``--window`` articles are
 timed (find+add, µs an article) and checked against the rule the index implements: the
-newest stored story whose signature has an estimated Jaccard >= THRESHOLD, found by
-comparing with every stored signature.  *Recall* is the share of articles having such a
-story for which ``find`` returned exactly it.
+stored story whose signature has the highest estimated Jaccard at or above THRESHOLD (the
+newest of those), found by comparing with every stored signature.  *Recall* is the share
+of articles having such a story for which ``find`` returned exactly it.
 
 CPU time (``time.process_time``): the machine is shared.  Which ``ereputation`` is measured
 is printed: run with ``PYTHONPATH`` set to compare two checkouts with one script.
@@ -160,10 +160,10 @@ def _report(
     exact_total = exact_found = any_found = copies_total = copies_found = 0
     for number, stories_then, found in window_of:
         equal = np.count_nonzero(stored[:stories_then] == signatures[number - 1], axis=1)
-        matches = stored_ids[:stories_then][equal >= needed]
-        if not len(matches):
+        passing = equal >= needed
+        if not passing.any():
             continue
-        exact = int(matches.max())
+        exact = max(zip(equal[passing], stored_ids[:stories_then][passing], strict=True))[1]
         exact_total += 1
         exact_found += found == exact
         any_found += found is not None

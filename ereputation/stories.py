@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from functools import lru_cache
 from itertools import chain
 
@@ -233,13 +233,16 @@ def confirmed_members(members: Sequence[tuple[str, str]]) -> list[bool]:
     if not members:
         return []
     first = story_features(*members[0])
-    confirmed = [True]
-    for title, text in members[1:]:
-        words = story_features(title, text)
-        shared = len(first & words)
-        union = len(first) + len(words) - shared
-        confirmed.append(bool(union) and shared / union >= THRESHOLD)
-    return confirmed
+    return [True] + [jaccard(first, story_features(*member)) >= THRESHOLD for member in members[1:]]
+
+
+def jaccard(a: set[str], b: Collection[str]) -> float:
+    """The Jaccard similarity of two feature sets, counted (what a fingerprint estimates);
+    0 when both are empty.  ``b`` may be any collection of distinct features (a tuple is a
+    fifth of a set's memory, for one that is kept)."""
+    shared = len(a.intersection(b))
+    union = len(a) + len(b) - shared
+    return shared / union if union else 0.0
 
 
 def story_keys(fingerprint: str) -> list[str]:
@@ -281,13 +284,6 @@ def story_signatures(fingerprints: Sequence[str]) -> tuple[list[int], np.ndarray
     return at, matrix.astype(np.uint32)
 
 
-def same_story_rows(signatures: np.ndarray, signature: np.ndarray) -> np.ndarray:
-    """Which rows of ``signatures`` (one signature a row) tell the story of ``signature``:
-    ``same_story`` for many at once, one vectorised comparison."""
-    equal = np.count_nonzero(signatures == signature, axis=1)
-    return equal / PERMUTATIONS >= THRESHOLD  # as story_similarity computes it
-
-
 # One odd constant per band, so that equal rows in two bands give two keys.
 _BAND_SALT = np.array([(band * 0x9E3779B97F4A7C15) % (1 << 64) for band in range(BANDS)],
                       dtype=np.uint64)  # fmt: skip
@@ -306,7 +302,7 @@ def band_keys(signature: np.ndarray) -> np.ndarray:
 
 
 class SignatureIndex:
-    """Stories' signatures, to find the newest story a new signature belongs to.
+    """Stories' signatures, to find the story a new signature belongs to.
 
     Memory shapes it: a first pass over 10,000 feeds holds ~70,000 recent stories, and every
     byte a story costs here is 70 KB there.  Each story keeps, in rows of arrays that grow by
@@ -316,7 +312,7 @@ class SignatureIndex:
       equal slots have equal low bytes, so a candidate that fails the threshold on them fails
       it on the whole slots too, and most candidates (unrelated stories that share one band)
       are turned down reading a quarter of the memory (``_sketch_equal``); the few left are
-      compared whole (``same_story_rows``).  Slots cut to 16 bits were tried: one false equal
+      compared whole (``find``).  Slots cut to 16 bits were tried: one false equal
       slot in 65,536 put one article of the benchmark's 6,977 in a story at a similarity of
       .297, under the threshold, so the comparison stays exact;
     - its ``BANDS`` band keys, folded to 32 bits, in a sorted array beside the rows they come
@@ -328,7 +324,7 @@ class SignatureIndex:
     70,000 stories took ~100 MB with 64-bit keys and doubling (119 MB at the peak of a
     merge); see docs/benchmarks.md (tenth round) for what they take now.  A candidate found
     through several keys is compared several times rather than deduplicated first: that
-    costs less than ``np.unique``, and the answer (the newest story that passes) is the same.
+    costs less than ``np.unique``, and the answer is the same.
     """
 
     _RECENT = 1 << 14  # band keys held in the dict before a merge
@@ -421,7 +417,15 @@ class SignatureIndex:
         self._rows = np.insert(self._rows, at, rows)
 
     def find(self, signature: np.ndarray) -> int | None:
-        """The id of the newest story ``signature`` belongs to, or None."""
+        """The id of the story ``signature`` is most similar to, among those it belongs to
+        (``same_story``), the newest of the most similar; None when there is none.
+
+        Not simply the newest: an estimate near the threshold passes now and then for a story
+        that only shares boilerplate (the benchmark's template sentences do it often), and the
+        store confirms one candidate on its words (``StoryIndex.find``): it must be the one a
+        copy copies, far more similar (~0.8 and up) than a newer story its boilerplate barely
+        reaches (~0.3).
+        """
         if not self._count:
             return None
         keys = _folded_keys(signature)
@@ -448,10 +452,12 @@ class SignatureIndex:
         rows = np.concatenate(close) if len(close) > 1 else close[0]
         if not len(rows):
             return None
-        native = signature.astype(np.uint32)
-        ids = self._ids[rows[same_story_rows(self._signatures[rows], native)]]
-        best = int(ids.max(initial=0))
-        return best or None
+        equal = np.count_nonzero(self._signatures[rows] == signature.astype(np.uint32), axis=1)
+        passing = equal / PERMUTATIONS >= THRESHOLD  # as story_similarity computes it
+        ids = self._ids[rows[passing]].tolist()  # 0: a forgotten story, its row left in place
+        best = max(((e, i) for e, i in zip(equal[passing].tolist(), ids, strict=True) if i),
+                   default=(0, None))  # fmt: skip
+        return best[1]
 
     def forget(self, story_id: int) -> None:
         """The story is gone (its creation was rolled back): never found again."""
@@ -471,7 +477,7 @@ def _folded_keys(signature: np.ndarray) -> np.ndarray:
 # finding was 1.8 times slower with the daemon's malloc settings than without (in one pass).
 _CHUNK = 2048
 _ONES = np.uint64(0x0101010101010101)
-# The fewest equal slots of two signatures that are one story (``same_story_rows``).
+# The fewest equal slots of two signatures that are one story (``same_story``).
 _LEAST_EQUAL = min(e for e in range(PERMUTATIONS + 1) if e / PERMUTATIONS >= THRESHOLD)
 
 

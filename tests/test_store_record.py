@@ -64,3 +64,64 @@ def test_a_second_source_adds_its_mention_to_the_stored_article_dated_as_it(
     rows = db.execute("SELECT brand, mentioned_at FROM mentions ORDER BY id").fetchall()
     assert rows == [("Atlas Télécom", iso(dated_as)), ("Banque Zellige", iso(dated_as))]
     db.conn.close()
+
+
+# Made-up texts whose overlap is known: two pairs that share the brand and some words.
+# NOT_ONE: a Jaccard similarity of 7/27 = 0.26 counted, estimated at 0.34 by the fingerprints.
+# REWRITE: 8/26 = 0.31 counted, estimated at 0.36: one story.
+NOT_ONE = (
+    ("Atlas Télécom retard données salariés contrat résultats dividende",
+     "application chiffre piratage quartier avocat tarifs forfait dimanche audience"),
+    ("Atlas Télécom retard données salariés ingénieurs couverture remboursement",
+     "application chiffre tribunal agence prépayé offre syndicat paiement affaires"),
+)  # fmt: skip
+REWRITE = (
+    ("Atlas Télécom direction avocat agence tribunal budget gouvernement",
+     "sécurité historique panne parcours mobile action fuite banque remboursement"),
+    ("Atlas Télécom direction avocat agence dividende appel prépayé",
+     "sécurité historique panne application réseau actionnaires clients paiement audience"),
+)  # fmt: skip
+
+
+def _told(slug: str, title: str, text: str) -> ArticleRecord:
+    from ereputation.judge import with_fingerprint
+
+    return with_fingerprint(
+        ArticleRecord(
+            url=f"https://{slug}.example.ma/article", link=None, outlet=f"{slug}.example.ma",
+            guid=slug, title=title, summary=text, content="", author=None,
+            published_at=FIRST_POLL, language="fr", content_hash=slug, fingerprint=None,
+            mentions=(MentionRecord("Atlas Télécom", "Atlas Télécom", "…", 0.0, "neutral", False),),
+        )
+    )  # fmt: skip
+
+
+def test_a_story_is_joined_on_its_words_not_on_an_estimate_alone(tmp_path) -> None:
+    """An article whose fingerprint passes the threshold with a story's, but whose words do
+    not (boilerplate, the brand and a few topic words), starts its own story, which its copy
+    then finds; a rewrite whose words pass joins.  Before, the article and its copy joined
+    the first story."""
+    from ereputation.stories import THRESHOLD, jaccard, story_features, story_similarity
+
+    for (first, second), one in ((NOT_ONE, False), (REWRITE, True)):
+        a, b = _told("a", *first), _told("b", *second)
+        assert a.fingerprint and b.fingerprint
+        assert THRESHOLD <= story_similarity(a.fingerprint, b.fingerprint) < 0.4
+        assert (jaccard(story_features(*first), story_features(*second)) >= THRESHOLD) is one
+
+    db = open_database(tmp_path / "x.db")
+    sources = [Source(s, f"https://{s}.example/rss") for s in "abcde"]
+    states = sync_sources(db, sources)
+    stories = StoryIndex(db, FIRST_POLL)
+    # e: another outlet's copy of b, which finds b's story.
+    told = zip(sources, "abcde", (*NOT_ONE, *REWRITE, NOT_ONE[1]), strict=True)
+    for source, slug, (title, text) in told:
+        outcome = SourceOutcome(
+            source, FIRST_POLL, status=200, articles=(_told(slug, title, text),)
+        )
+        record_outcomes(db, [PendingOutcome(states[source.url], outcome, LATER_POLL)], stories)
+    story_of = dict(db.execute("SELECT outlet, story_id FROM articles").fetchall())
+    assert story_of["a.example.ma"] != story_of["b.example.ma"] == story_of["e.example.ma"]
+    assert story_of["c.example.ma"] == story_of["d.example.ma"]
+    assert len(set(story_of.values())) == 3
+    db.conn.close()

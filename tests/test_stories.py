@@ -178,6 +178,9 @@ def test_the_story_index_finds_stored_stories_and_forgets_rolled_back_ones(tmp_p
     def fingerprint(item: dict[str, str]) -> str:
         return story_fingerprint(item["title"], item["text"])
 
+    def find(item: dict[str, str]) -> int | None:
+        return index.find(fingerprint(item), item["title"], item["text"])
+
     now = datetime.now(UTC)
     db = open_database(tmp_path / "x.db")
     db.execute(
@@ -187,8 +190,8 @@ def test_the_story_index_finds_stored_stories_and_forgets_rolled_back_ones(tmp_p
     )
     db.conn.commit()
     index = StoryIndex(db, now)
-    assert index.find(fingerprint(rewrite)) == 7
-    assert index.find(fingerprint(second)) is None
+    assert find(rewrite) == 7
+    assert find(second) is None
     for story_id, item in ((8, second), (9, third)):
         db.execute(
             "INSERT INTO stories (id, title, fingerprint, first_seen_at, updated_at)"
@@ -196,9 +199,9 @@ def test_the_story_index_finds_stored_stories_and_forgets_rolled_back_ones(tmp_p
             [story_id, fingerprint(item), now.isoformat(), now.isoformat()],
         )
         index.add(story_id, fingerprint(item))
-    assert index.find(fingerprint(second_copy)) == 8
+    assert find(second_copy) == 8
     index.forget([9])
-    assert index.find(fingerprint(third_copy)) is None
+    assert find(third_copy) is None
 
 
 def _stories_and_rewrites(seed: int, vocabulary: int, count: int) -> list[list[str]]:
@@ -222,7 +225,8 @@ def _stories_and_rewrites(seed: int, vocabulary: int, count: int) -> list[list[s
 
 def test_the_signature_index_finds_what_comparing_every_candidate_finds(monkeypatch) -> None:
     """``SignatureIndex`` (band keys in sorted arrays, merged from a dict in steps) answers
-    as the plain rule: the newest story sharing a band key with ``same_story`` true."""
+    as the plain rule: among the stories sharing a band key with ``same_story`` true, the
+    most similar, and the newest of those."""
 
     from ereputation.stories import SignatureIndex, story_signature
 
@@ -235,10 +239,10 @@ def test_the_signature_index_finds_what_comparing_every_candidate_finds(monkeypa
         fingerprint = story_fingerprint(" ".join(words[:5]), " ".join(words[5:]))
         keys = set(story_keys(fingerprint))
         expected = max(
-            (story_id for story_id, other in stored
+            ((story_similarity(fingerprint, other), story_id) for story_id, other in stored
              if keys & set(story_keys(other)) and same_story(fingerprint, other)),
-            default=None,
-        )  # fmt: skip
+            default=(0.0, None),
+        )[1]  # fmt: skip
         signature = story_signature(fingerprint)
         assert signature is not None
         assert index.find(signature) == expected
@@ -250,6 +254,27 @@ def test_the_signature_index_finds_what_comparing_every_candidate_finds(monkeypa
                 index.forget(number)
                 stored.pop()
     assert 30 < groupings < 200  # both outcomes are exercised
+
+
+def test_a_copy_joins_the_story_it_copies_not_a_newer_one_it_barely_reaches() -> None:
+    """A newer story that a copy's boilerplate brings just over the threshold (20 equal slots
+    of 64) loses to the story the copy tells (all 64): before, the newest won."""
+    import numpy as np
+
+    from ereputation.stories import PERMUTATIONS, THRESHOLD, SignatureIndex
+
+    rng = np.random.default_rng(3)
+    told = rng.integers(1, 2**31 - 1, size=PERMUTATIONS, dtype=np.uint32)
+    boilerplate = rng.integers(1, 2**31 - 1, size=PERMUTATIONS, dtype=np.uint32)
+    boilerplate[:20] = told[:20]  # its first 10 bands are the copy's: a candidate
+    assert 20 / PERMUTATIONS >= THRESHOLD > 19 / PERMUTATIONS
+    index = SignatureIndex()
+    index.add(1, told)
+    index.add(2, boilerplate)
+    assert index.find(told.copy()) == 1
+    assert index.find(boilerplate.copy()) == 2
+    index.forget(1)  # rolled back: the copy's best is gone, the other story still passes
+    assert index.find(told.copy()) == 2
 
 
 def test_an_index_loaded_in_bulk_answers_as_one_built_story_by_story() -> None:
