@@ -125,3 +125,33 @@ def test_a_story_is_joined_on_its_words_not_on_an_estimate_alone(tmp_path) -> No
     assert story_of["c.example.ma"] == story_of["d.example.ma"]
     assert len(set(story_of.values())) == 3
     db.conn.close()
+
+
+def test_a_story_rolled_back_is_confirmed_against_the_story_that_takes_its_id(tmp_path) -> None:
+    """A write that fails after an article started a story, and a copy was confirmed against
+    it, leaves nothing: the next story gets the same id, and its copies are counted against
+    its own first article, not the one rolled back."""
+    import sqlite3
+    from dataclasses import replace
+
+    db = open_database(tmp_path / "x.db")
+    sources = [Source(s, f"https://{s}.example/rss") for s in "ab"]
+    states = sync_sources(db, sources)
+    stories = StoryIndex(db, FIRST_POLL)
+
+    def record(source: Source, *articles: ArticleRecord) -> None:
+        outcome = SourceOutcome(source, FIRST_POLL, status=200, articles=articles)
+        record_outcomes(db, [PendingOutcome(states[source.url], outcome, LATER_POLL)], stories)
+
+    gone, kept = REWRITE[0], NOT_ONE[1]
+    unstorable = replace(_told("x", *kept), url=None)  # the article insert fails: NOT NULL
+    with pytest.raises(sqlite3.IntegrityError):
+        record(sources[0], _told("a", *gone), _told("b", *gone), unstorable)
+    assert db.execute("SELECT count(*) FROM stories").fetchone() == (0,)
+    record(sources[0], _told("a", *kept))
+    record(sources[1], _told("b", *kept))  # the copy: its story is the one stored now
+    assert db.execute("SELECT count(DISTINCT story_id), count(*) FROM articles").fetchone() == (
+        1,
+        2,
+    )
+    db.conn.close()
