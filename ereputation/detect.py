@@ -226,9 +226,10 @@ def _spreading_stories(
     for story_id, mentions in sorted(by_story.items()):
         reached = _reached(mentions, need, span, start)
         if reached is not None and history.confirmed is not None:
-            # A story is joined on an estimate of its words' similarity, off by ~0.05 near
-            # the threshold: an article sharing only boilerplate with it may have joined.
-            # Counted as an outlet picking the story up, it would make a false alarm.
+            # Stories stored before joins were counted on the words were joined on an
+            # estimate (off by ~0.05 near the threshold): an article sharing only
+            # boilerplate with one may have joined.  Counted as an outlet picking the story
+            # up, it would make a false alarm.
             kept = history.confirmed(story_id)
             reached = _reached([m for m in mentions if m.url in kept], need, span, start)
         if reached is None:

@@ -221,19 +221,27 @@ def confirmed_members(members: Sequence[tuple[str, str]]) -> list[bool]:
     it (whose fingerprint is the story's), whether its words are that article's as
     ``same_story`` requires, counted exactly instead of estimated.  The first is confirmed.
 
-    A story is joined on an estimate: with 64 slots it is off by ~0.05 near the threshold,
-    so now and then an article whose words share only ~0.2 with a story's (the same
-    boilerplate, the same brand and topic) joins it.  Counted as an outlet picking the story
-    up, it would send a false alarm, and listed under it, it would tell the digest's reader so:
-    the spreading-story alert and the digest's stories count only the members this confirms
-    (the benchmark's template corpus did this: docs/benchmarks.md, nineteenth session).
-    Against the first article, as the index compares: two joiners that only resemble each
-    other are another story, not this one.
+    The store checks each join so (``joins``, from ``StoryIndex.find``), but stories stored
+    before it did were joined on the estimate alone: with 64 slots it is off by ~0.05 near
+    the threshold, so now and then an article whose words share only ~0.2 with a story's (the
+    same boilerplate, the same brand and topic) joined it.  Counted as an outlet picking the
+    story up, it would send a false alarm, and listed under it, it would tell the digest's
+    reader so: the spreading-story alert and the digest's stories count only the members this
+    confirms (the benchmark's template corpus did this: docs/benchmarks.md, nineteenth
+    session).  Against the first article, as the index compares: two joiners that only
+    resemble each other are another story, not this one.
     """
     if not members:
         return []
     first = story_features(*members[0])
-    return [True] + [jaccard(first, story_features(*member)) >= THRESHOLD for member in members[1:]]
+    return [True] + [joins(story_features(*member), first) for member in members[1:]]
+
+
+def joins(words: set[str], first: Collection[str]) -> bool:
+    """Whether an article with features ``words`` tells the story whose first article has
+    features ``first``: ``same_story``'s threshold on the Jaccard similarity, counted.  The
+    one rule of the store's joins and of ``confirmed_members``."""
+    return jaccard(words, first) >= THRESHOLD
 
 
 def jaccard(a: set[str], b: Collection[str]) -> float:
@@ -453,7 +461,7 @@ class SignatureIndex:
         if not len(rows):
             return None
         equal = np.count_nonzero(self._signatures[rows] == signature.astype(np.uint32), axis=1)
-        passing = equal / PERMUTATIONS >= THRESHOLD  # as story_similarity computes it
+        passing = equal >= _LEAST_EQUAL  # as same_story decides
         ids = self._ids[rows[passing]].tolist()  # 0: a forgotten story, its row left in place
         best = max(((e, i) for e, i in zip(equal[passing].tolist(), ids, strict=True) if i),
                    default=(0, None))  # fmt: skip

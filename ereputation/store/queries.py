@@ -205,9 +205,10 @@ def story_articles(db: Database, story_ids: Iterable[int]) -> list[Row]:
 def confirmed_story_articles(db: Database, story_ids: Iterable[int]) -> dict[int, dict[int, str]]:
     """Per story, its articles (id: link) whose words confirm they belong to it.
 
-    A story is joined on an estimate of its words' similarity, off by ~0.05 near the
-    threshold, so an article sharing only boilerplate, the brand and the topic with it may
-    have joined; ``stories.confirmed_members`` checks the words themselves (the title, and the
+    Stories stored before the store counted the words of each join were joined on an
+    estimate of their similarity, off by ~0.05 near the threshold, so an article sharing only
+    boilerplate, the brand and the topic with one may have joined it;
+    ``stories.confirmed_members`` checks the words themselves (the title, and the
     content else the summary, as the fingerprint read them) against the story's first
     article, the one that started it (the lowest id: a story is created with its first
     article).  What the spreading-story alert counts and the digest lists as a story.

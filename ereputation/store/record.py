@@ -178,7 +178,7 @@ class StoryIndex:
         threshold, counted.  One count an article at most: templated text makes many
         stories candidates (docs/benchmarks.md, twentieth session).
         """
-        from ..stories import THRESHOLD, jaccard, story_features, story_signature
+        from ..stories import joins, story_features, story_signature
 
         signature = story_signature(fingerprint) if fingerprint else None
         story_id = None if signature is None else self._loaded().find(signature)
@@ -188,7 +188,7 @@ class StoryIndex:
         if founder is None:  # its first article is gone: the estimate is all there is
             return story_id
         words = story_features(title, text)
-        if jaccard(words, founder) >= THRESHOLD:
+        if joins(words, founder):
             return story_id
         self._counted = (fingerprint, tuple(words))  # it starts a story: ``add`` keeps them
         return None
@@ -209,10 +209,13 @@ class StoryIndex:
             ).fetchone()
             if row is None:
                 return None
-            if len(self._founders) >= _FOUNDERS_KEPT:
-                self._founders.clear()
-            founder = tuple(story_features(row[0] or "", row[1] or ""))
-            self._founders[story_id] = founder
+            founder = self._keep(story_id, tuple(story_features(row[0] or "", row[1] or "")))
+        return founder
+
+    def _keep(self, story_id: int, founder: tuple[str, ...]) -> tuple[str, ...]:
+        if len(self._founders) >= _FOUNDERS_KEPT:
+            self._founders.clear()
+        self._founders[story_id] = founder
         return founder
 
     def add(self, story_id: int, fingerprint: str | None) -> None:
@@ -225,9 +228,7 @@ class StoryIndex:
             self._loaded().add(story_id, signature)
         counted, self._counted = self._counted, None
         if counted is not None and counted[0] == fingerprint:
-            if len(self._founders) >= _FOUNDERS_KEPT:
-                self._founders.clear()
-            self._founders[story_id] = counted[1]
+            self._keep(story_id, counted[1])
 
     def forget(self, story_ids: Iterable[int]) -> None:
         """Drop stories whose creation was rolled back (their ids will be given again)."""
