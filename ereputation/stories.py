@@ -393,9 +393,9 @@ class SignatureIndex:
 
     def _resize(self, size: int) -> None:
         """Room for ``size`` rows (``add`` and ``add_many`` grow by a quarter)."""
-        self._signatures = np.resize(self._signatures, (size, PERMUTATIONS))
-        self._sketches = np.resize(self._sketches, (size, PERMUTATIONS))
-        self._ids = np.resize(self._ids, size)
+        self._signatures = _grown(self._signatures, size)
+        self._sketches = _grown(self._sketches, size)
+        self._ids = _grown(self._ids, size)
 
     def _keys_of(self, signature: np.ndarray) -> list[int]:
         """``_folded_keys`` as ints; those of the signature ``find`` was last asked about are
@@ -471,6 +471,19 @@ class SignatureIndex:
         """The story is gone (its creation was rolled back): never found again."""
         ids = self._ids[: self._count]
         ids[ids == story_id] = 0
+
+
+def _grown(array: np.ndarray, rows: int) -> np.ndarray:
+    """``array`` with room for ``rows`` rows: its own first, the others not yet written.
+
+    Not ``np.resize``: to grow an array it repeats it (a new array twice the old one) and
+    returns a view of the part asked for, which keeps the whole repetition alive.  A quarter
+    more rows then held twice the old ones: 42 MB for the ~69,000 stories of a first pass
+    over 10,000 feeds, where ~26 MB is room for 80,000 (tracemalloc, docs/benchmarks.md).
+    """
+    grown = np.empty((rows, *array.shape[1:]), dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown
 
 
 def _folded_keys(signature: np.ndarray) -> np.ndarray:

@@ -277,6 +277,32 @@ def test_a_copy_joins_the_story_it_copies_not_a_newer_one_it_barely_reaches() ->
     assert index.find(told.copy()) == 2
 
 
+def test_the_index_holds_a_quarter_more_rows_than_its_stories_at_most(monkeypatch) -> None:
+    """Memory bounds the stories a first pass over 10,000 feeds can keep (~70,000): growing
+    by a quarter must cost a quarter.  ``np.resize`` kept twice the old rows alive instead."""
+    import tracemalloc
+
+    from ereputation.stories import BANDS, PERMUTATIONS, SignatureIndex
+
+    monkeypatch.setattr(SignatureIndex, "_RECENT", 64 * BANDS)  # a small dict of recent keys
+    rng = np.random.default_rng(2)
+    signatures = rng.integers(1, 2**31 - 1, size=(6_000, PERMUTATIONS), dtype=np.uint32)
+    tracemalloc.start()
+    try:
+        index = SignatureIndex()
+        for number, signature in enumerate(signatures, start=1):
+            index.add(number, signature)
+        index._merge()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    row = 4 * PERMUTATIONS + PERMUTATIONS + 8  # a signature, its sketch and its id
+    keys = 8 * BANDS  # a folded key and its row
+    stories = len(signatures)
+    assert held <= stories * (1.25 * row + keys) + 200_000
+    assert index.find(signatures[4_321].copy()) == 4_322  # still the index it was
+
+
 def test_an_index_loaded_in_bulk_answers_as_one_built_story_by_story() -> None:
     """``add_many`` (a cycle's first lookup loads the window's stories at once) gives the
     index that ``add`` gives story by story: the same keys, rows and answers."""
