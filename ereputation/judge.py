@@ -178,10 +178,9 @@ def record_from_item(
 
 
 def with_fingerprint(record: ArticleRecord) -> ArticleRecord:
-    """``record`` with the story fingerprint of its title and text (its content, else its
-    summary).  In the daemon's threads, not the feed reader: with it there, the reader was
-    the bottleneck of a first pass (docs/benchmarks.md, sixth round)."""
+    """``record`` with the story fingerprint of its title and ``story_text``.  In the daemon's
+    threads, not the feed reader: with it there, the reader was the bottleneck of a first
+    pass (docs/benchmarks.md, sixth round)."""
     from .stories import story_fingerprint  # numpy: only once something is recorded
 
-    text = record.content or record.summary
-    return replace(record, fingerprint=story_fingerprint(record.title, text))
+    return replace(record, fingerprint=story_fingerprint(record.title, record.story_text))

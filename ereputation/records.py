@@ -38,6 +38,17 @@ class ArticleRecord:
     fingerprint: str | None  # near-duplicate signature, for story grouping
     mentions: tuple[MentionRecord, ...]
 
+    @property
+    def story_text(self) -> str:
+        """The text its story fingerprint reads besides the title: the content, else the
+        summary.  The store counts the same words when it confirms a story join."""
+        return self.content or self.summary
+
+
+# ``ArticleRecord.story_text`` of a stored article, in SQL over ``articles``: the store and the
+# digest's and alerts' story checks read a stored article's words as its fingerprint did.
+STORY_TEXT_SQL = "coalesce(nullif(content, ''), summary, '')"
+
 
 @dataclass(frozen=True)
 class SourceOutcome:

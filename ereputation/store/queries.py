@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ..records import STORY_TEXT_SQL
+
 if TYPE_CHECKING:
     from . import Database
 
@@ -208,8 +210,8 @@ def confirmed_story_articles(db: Database, story_ids: Iterable[int]) -> dict[int
     Stories stored before the store counted the words of each join were joined on an
     estimate of their similarity, off by ~0.05 near the threshold, so an article sharing only
     boilerplate, the brand and the topic with one may have joined it;
-    ``stories.confirmed_members`` checks the words themselves (the title, and the
-    content else the summary, as the fingerprint read them) against the story's first
+    ``stories.confirmed_members`` checks the words themselves (the title and
+    ``STORY_TEXT_SQL``, as the fingerprint read them) against the story's first
     article, the one that started it (the lowest id: a story is created with its first
     article).  What the spreading-story alert counts and the digest lists as a story.
     """
@@ -221,8 +223,7 @@ def confirmed_story_articles(db: Database, story_ids: Iterable[int]) -> dict[int
         chunk = ids[start : start + 500]  # and the texts of 500 stories at a time in memory
         told: dict[int, list[tuple[int, str, str, str]]] = {story: [] for story in chunk}
         for story, article_id, link, title, text in db.execute(
-            "SELECT story_id, id, coalesce(link, url), coalesce(title, ''), "
-            "       coalesce(nullif(content, ''), summary, '') "
+            f"SELECT story_id, id, coalesce(link, url), coalesce(title, ''), {STORY_TEXT_SQL} "
             f"FROM articles WHERE story_id IN ({', '.join('?' for _ in chunk)}) ORDER BY id",
             chunk,
         ):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ..config import Source
 from ..errors import StoreError
-from ..records import ArticleRecord, SourceOutcome
+from ..records import STORY_TEXT_SQL, ArticleRecord, SourceOutcome
 
 if TYPE_CHECKING:
     from ..stories import SignatureIndex
@@ -203,7 +203,7 @@ class StoryIndex:
         founder = self._founders.get(story_id)
         if founder is None:
             row = self._db.execute(
-                "SELECT title, coalesce(nullif(content, ''), summary) FROM articles "
+                f"SELECT title, {STORY_TEXT_SQL} FROM articles "
                 "WHERE story_id = ? ORDER BY id LIMIT 1",
                 [story_id],
             ).fetchone()
@@ -372,7 +372,7 @@ def _insert_article(
     if found is not None:
         return int(found[0]), False, str(found[1])
     published = iso(article.published_at) or fetched_at
-    story_id = stories.find(article.fingerprint, article.title, article.content or article.summary)
+    story_id = stories.find(article.fingerprint, article.title, article.story_text)
     if story_id is None:
         story_id = int(
             conn.execute(
