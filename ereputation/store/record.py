@@ -209,7 +209,7 @@ class StoryIndex:
             ).fetchone()
             if row is None:
                 return None
-            founder = self._keep(story_id, tuple(story_features(row[0] or "", row[1] or "")))
+            founder = self._keep(story_id, tuple(story_features(row[0] or "", row[1])))
         return founder
 
     def _keep(self, story_id: int, founder: tuple[str, ...]) -> tuple[str, ...]:
